@@ -1,0 +1,127 @@
+package attest
+
+import (
+	"crypto/cipher"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+// Sender seals envelopes on one stream: it owns the stream's send counter
+// (Recipe: one send counter per directed pair, starting at 1), so that each
+// counter is used for exactly one envelope. That, together with the counter
+// living only in the member's (enclave) memory for one epoch, is the
+// non-equivocation guarantee. A Sender is safe for concurrent use; sealing
+// is serialised so that counters go out in order.
+type Sender struct {
+	id     *Identity
+	stream Stream
+	suite  Suite
+	mac    *macState   // SuiteHMACSHA256
+	aead   cipher.AEAD // encrypted streams
+
+	mu      sync.Mutex
+	counter uint64 // last used
+}
+
+// NewUnicastSender returns the sender for the directed pair from id to peer
+// (at peer's current epoch, from its admitted record). suite is
+// SuiteEd25519 (transferable) or SuiteHMACSHA256 (cheap, pairwise key);
+// encrypt adds AES-256-GCM under the pairwise encryption key. When peer
+// restarts (new epoch), create a new Sender for the new record: the pair,
+// its keys and its counters are new.
+func NewUnicastSender(id *Identity, peer *Member, suite Suite, encrypt bool) (*Sender, error) {
+	if suite.authLen() == 0 {
+		return nil, fmt.Errorf("%w: unknown suite %d", ErrSuite, suite)
+	}
+	s := &Sender{id: id, stream: To(peer.ID, peer.Epoch), suite: suite}
+	if suite == SuiteHMACSHA256 || encrypt {
+		k, err := id.OutboundKey(peer)
+		if err != nil {
+			return nil, err
+		}
+		if suite == SuiteHMACSHA256 {
+			s.mac = newMACState(k.mac[:])
+		}
+		if encrypt {
+			if s.aead, err = newAEAD(k.enc[:]); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := peer.validate(); err != nil {
+		return nil, err
+	}
+	if err := id.reserve(s.stream); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewBroadcastSender returns the sender for id's values on a broadcast
+// channel. Broadcast is always Ed25519: a MAC key shared by a whole channel
+// would let every member forge every other, and transferable signatures are
+// what lets neighbours relay values and expose a sender that tells each of
+// them something different. groupKey, if not nil, encrypts payloads with
+// AES-256-GCM (its distribution is the caller's concern).
+func NewBroadcastSender(id *Identity, channel uint64, groupKey []byte) (*Sender, error) {
+	s := &Sender{id: id, stream: Channel(channel), suite: SuiteEd25519}
+	if groupKey != nil {
+		var err error
+		if s.aead, err = newAEAD(groupKey); err != nil {
+			return nil, err
+		}
+	}
+	if err := id.reserve(s.stream); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stream returns the stream this sender seals on.
+func (s *Sender) Stream() Stream { return s.stream }
+
+// Counter returns the last counter used (0 before the first Seal).
+func (s *Sender) Counter() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counter
+}
+
+// Seal appends an envelope carrying payload (at most MaxPayloadSize bytes)
+// and kind to dst, under the next counter. Retransmit the returned bytes
+// as they are; never seal the same content again for a retransmission (it
+// would get a new counter, which a sequential receiver sees as a gap).
+func (s *Sender) Seal(dst []byte, kind uint8, payload []byte) ([]byte, error) {
+	if len(payload) > MaxPayloadSize {
+		return dst, fmt.Errorf("%w: payload is %d bytes, limit %d", ErrTooLarge, len(payload), MaxPayloadSize)
+	}
+	n := len(payload)
+	if s.aead != nil {
+		n += gcmTagSize
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counter == math.MaxUint64 {
+		return dst, fmt.Errorf("%w: %v", ErrCounterExhausted, s.stream)
+	}
+	s.counter++
+	start := len(dst)
+	dst = slices.Grow(dst, HeaderSize+n+s.suite.authLen())
+	dst = appendHeader(dst, s.suite, s.aead != nil, kind, s.id.claim.ID, s.id.claim.Epoch, s.stream, s.counter, n)
+	if s.aead != nil {
+		// Encrypt-then-authenticate: the header is the AEAD's associated
+		// data and the authenticator covers the ciphertext, so
+		// signatures and evidence verify without the decryption key.
+		hdr := dst[start : start+HeaderSize]
+		nonce := nonceFor(hdr)
+		dst = s.aead.Seal(dst, nonce[:], payload, hdr)
+	} else {
+		dst = append(dst, payload...)
+	}
+	signed := dst[start:]
+	if s.suite == SuiteHMACSHA256 {
+		return append(dst, s.mac.compute(signed)...), nil
+	}
+	return append(dst, s.id.sign(signed)...), nil
+}
