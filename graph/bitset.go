@@ -58,7 +58,7 @@ func (s Bitset) Members() []int {
 // larger than MaxBitsetNodes rather than allocate n² bits.
 func (g *Digraph) InSets() ([]Bitset, error) {
 	if g.n > MaxBitsetNodes {
-		return nil, fmt.Errorf("graph: in-neighbour bitsets for n = %d exceed the limit of %d nodes", g.n, MaxBitsetNodes)
+		return nil, fmt.Errorf("graph: in-neighbour bitsets: %w: n = %d exceeds the limit of %d nodes", ErrNodeCount, g.n, MaxBitsetNodes)
 	}
 	words := (g.n + 63) / 64
 	backing := make([]uint64, words*g.n)

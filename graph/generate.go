@@ -16,6 +16,16 @@ var ErrParam = errors.New("bad generator parameter")
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
 
+// builder is NewBuilder for the generators: a bad n is a bad parameter as
+// much as a bad node count, so the error wraps both ErrParam and ErrNodeCount.
+func builder(n int) (*Builder, error) {
+	b, err := NewBuilder(n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrParam, err)
+	}
+	return b, nil
+}
+
 func paramErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrParam}, args...)...)
 }
@@ -30,11 +40,13 @@ func mustBuild(b *Builder) *Digraph {
 	return g
 }
 
-// Complete returns K_n: every node hears every other. K_n is (r,s)-robust for
-// every s exactly when n ≥ 2r−1, since a set S has all its nodes r-reachable
-// iff n−|S| ≥ r, and two disjoint sets cannot both exceed n−r when n ≥ 2r−1.
+// Complete returns K_n: every node hears every other. For n ≥ 2, K_n is
+// (r,s)-robust for every s exactly when n ≥ 2r−1, and for no s ≥ 1
+// otherwise: a set S has all its nodes r-reachable iff n−|S| ≥ r, and two
+// disjoint sets cannot both exceed n−r when n ≥ 2r−1. (K_1 is robust for
+// every r and s, vacuously: it has no two disjoint nonempty sets.)
 func Complete(n int) (*Digraph, error) {
-	b, err := NewBuilder(n)
+	b, err := builder(n)
 	if err != nil {
 		return nil, err
 	}
@@ -56,12 +68,21 @@ func Complete(n int) (*Digraph, error) {
 // i−1, …, i−k (mod n); it needs 1 ≤ k ≤ n−1. Undirected, node i is linked to
 // i±1, …, i±k; it needs 1 ≤ k and 2k ≤ n−1 so that no link is made twice.
 func Circulant(n, k int, directed bool) (*Digraph, error) {
-	b, err := NewBuilder(n)
+	b, err := builder(n)
 	if err != nil {
 		return nil, err
 	}
 	if k < 1 || k > n-1 || (!directed && 2*k > n-1) {
 		return nil, paramErr("circulant k = %d on n = %d (directed %v)", k, n, directed)
+	}
+	// Checked here because the loop below ignores AddArc's errors: past
+	// MaxArcs it would silently drop arcs instead of failing.
+	arcs := int64(n) * int64(k)
+	if !directed {
+		arcs *= 2
+	}
+	if arcs > MaxArcs {
+		return nil, paramErr("circulant k = %d on n = %d has %d arcs, more than %d", k, n, arcs, MaxArcs)
 	}
 	for i := 0; i < n; i++ {
 		for j := 1; j <= k; j++ {
@@ -81,7 +102,7 @@ func Circulant(n, k int, directed bool) (*Digraph, error) {
 // It skips geometrically between successes, so a sparse graph on 10⁵ nodes
 // costs O(n + m) draws rather than n².
 func ErdosRenyi(n int, p float64, directed bool, seed uint64) (*Digraph, error) {
-	b, err := NewBuilder(n)
+	b, err := builder(n)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +145,16 @@ func ErdosRenyi(n int, p float64, directed bool, seed uint64) (*Digraph, error) 
 		if p == 1 {
 			k++
 		} else {
-			k += 1 + int64(math.Floor(math.Log(1-rng.Float64())/logq))
+			// Compare the skip as a float before converting it: converting a
+			// float beyond the int64 range is implementation-defined in Go,
+			// which would break "the same graph on every platform".
+			skip := math.Floor(math.Log(1-rng.Float64()) / logq)
+			if skip >= float64(pairs-k-1) {
+				break
+			}
+			k += 1 + int64(skip)
 		}
-		if k >= pairs || k < 0 {
+		if k >= pairs {
 			break
 		}
 		u, v := decode(k)
@@ -180,7 +208,7 @@ func KOut(n, k int, seed uint64) (*Digraph, error) { return kRegular(n, k, seed,
 func KIn(n, k int, seed uint64) (*Digraph, error) { return kRegular(n, k, seed, false) }
 
 func kRegular(n, k int, seed uint64, out bool) (*Digraph, error) {
-	b, err := NewBuilder(n)
+	b, err := builder(n)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +237,7 @@ func kRegular(n, k int, seed uint64, out bool) (*Digraph, error) {
 // of a drone swarm. It returns the positions too. Pairs are found through a
 // grid of cells of size radius, O(n + m) for a bounded density.
 func RandomGeometric(n, dim int, side, radius float64, seed uint64) (*Digraph, [][]float64, error) {
-	b, err := NewBuilder(n)
+	b, err := builder(n)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,7 +262,7 @@ func RandomGeometric(n, dim int, side, radius float64, seed uint64) (*Digraph, [
 // Geometric links every pair of the given points within distance radius.
 // Points must all have the same dimension (1 to 3) and finite coordinates.
 func Geometric(pos [][]float64, radius float64) (*Digraph, error) {
-	b, err := NewBuilder(len(pos))
+	b, err := builder(len(pos))
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +285,18 @@ func Geometric(pos [][]float64, radius float64) (*Digraph, error) {
 func geometric(b *Builder, pos [][]float64, radius float64) (*Digraph, error) {
 	dim := len(pos[0])
 	type cell [3]int64
+	// Cells are a hair wider than radius. With cells of exactly radius, a
+	// pair the distance test below accepts (its rounded difference is ≤
+	// radius) can still fall two cells apart, e.g. x = −5e−324 and x = radius
+	// in 1-D; the margin keeps every accepted pair in adjacent cells (while
+	// coordinates stay within some 2³² radii of the origin, where the
+	// rounding of p/size is finer than the margin). Cells only group
+	// candidates: the set of linked pairs is unchanged by the margin.
+	size := radius * (1 + 1.0/(1<<20))
 	cellOf := func(p []float64) cell {
 		var c cell
 		for d := 0; d < dim; d++ {
-			c[d] = int64(math.Floor(p[d] / radius))
+			c[d] = int64(math.Floor(p[d] / size))
 		}
 		return c
 	}
@@ -304,12 +340,16 @@ func geometric(b *Builder, pos [][]float64, radius float64) (*Digraph, error) {
 }
 
 // Grid returns the rows×cols four-neighbour grid, node r·cols+c at row r,
-// column c. A grid is only 1-robust however large: a corner hears two nodes.
+// column c. A grid is only 1-robust however large, although most nodes hear
+// four: cut it between two rows (or columns) and every node hears at most one
+// node across the cut, so neither side has a node hearing two from outside.
 func Grid(rows, cols int) (*Digraph, error) {
-	if rows < 1 || cols < 1 || int64(rows)*int64(cols) > MaxNodes {
+	// Bound each side first: the product of two huge ints can wrap to a
+	// small positive number.
+	if rows < 1 || cols < 1 || rows > MaxNodes || cols > MaxNodes || int64(rows)*int64(cols) > MaxNodes {
 		return nil, paramErr("grid %d×%d", rows, cols)
 	}
-	b, err := NewBuilder(rows * cols)
+	b, err := builder(rows * cols)
 	if err != nil {
 		return nil, err
 	}
@@ -333,10 +373,14 @@ func Grid(rows, cols int) (*Digraph, error) {
 // it is k-connected, yet each clique hears at most one node outside itself
 // per member, so it is not 2-robust.
 func TwoCliques(k, m int) (*Digraph, error) {
-	if k < 1 || m < 0 || m > k || 2*k > MaxNodes {
+	if k < 1 || m < 0 || m > k || k > MaxNodes/2 {
 		return nil, paramErr("two cliques of %d joined by %d links", k, m)
 	}
-	b, err := NewBuilder(2 * k)
+	// As in Circulant: the loop below ignores AddEdge's errors.
+	if arcs := 2*int64(k)*int64(k-1) + 2*int64(m); arcs > MaxArcs {
+		return nil, paramErr("two cliques of %d have %d arcs, more than %d", k, arcs, MaxArcs)
+	}
+	b, err := builder(2 * k)
 	if err != nil {
 		return nil, err
 	}
@@ -361,15 +405,17 @@ func TwoCliques(k, m int) (*Digraph, error) {
 // least r+s−1 in-neighbours keeps the graph (r,s)-robust (ibid.), and the
 // reverse links only add arcs, which never lowers robustness.
 func PreferentialAttachment(n, r, s int, seed uint64) (*Digraph, error) {
-	if r < 1 || s < 1 {
-		return nil, paramErr("robustness (r, s) = (%d, %d), want r, s ≥ 1", r, s)
+	// r and s are bounded before 2r−1 and r+s−1 are formed: with r near
+	// MaxInt they wrap negative and reach make() as a negative capacity.
+	if r < 1 || s < 1 || r > MaxNodes || s > MaxNodes {
+		return nil, paramErr("robustness (r, s) = (%d, %d), want 1 ≤ r, s ≤ %d", r, s, MaxNodes)
 	}
 	n0 := max(2*r-1, r+s-1)
 	d := r + s - 1
 	if n < n0 {
 		return nil, paramErr("n = %d below the seed clique of %d nodes needed for (%d,%d)-robustness", n, n0, r, s)
 	}
-	b, err := NewBuilder(n)
+	b, err := builder(n)
 	if err != nil {
 		return nil, err
 	}
