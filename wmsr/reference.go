@@ -22,13 +22,21 @@ import (
 // removed, and the sum runs over own first, then the kept values in the
 // order of vals. Update follows the same convention.
 //
-// A non-finite neighbour value (NaN, ±Inf) is never averaged in: it is
-// treated as a faulty report and removed before trimming, without consuming
-// any of the f removals (a NaN has no place in the order, and an infinite
-// one would make the mean infinite). This is stricter than the paper, which
-// assumes real values, and never weakens its guarantees: dropping a value a
-// malicious node sent is always allowed, since the safety argument only
-// needs the kept values to lie in [m(t), M(t)] (the removed ones need not).
+// A non-finite neighbour value (NaN, ±Inf) is a faulty report: only an
+// adversary sends one, since a normal node's value stays finite. It is never
+// averaged in, and it counts as a value beyond every finite one — NaN and
+// +Inf above, −Inf below — so it takes one of the f removals on its side.
+// It must: an adversary sending NaN is then exactly an adversary sending a
+// huge finite number, which the theorems cover. Dropping it without using
+// up a removal would make it a silent adversary, and silence is not covered:
+// on K₃ with f = 1, one NaN sender and normal values 1 and 1.5, each normal
+// node would spend its removal on the other's value and keep its own, so
+// they would never agree (TestNonFiniteTakesARemoval in wmsr/sim). Non-finite
+// values beyond the f removals on a side (more than f faulty in-neighbours,
+// outside every theorem) are dropped all the same.
+//
+// A node whose own value is not finite is not a normal node; its result is
+// own, NaN or ±Inf, and carries no guarantee.
 func ReferenceUpdate(own float64, vals []float64, f int) float64 {
 	type iv struct {
 		v float64
@@ -38,7 +46,10 @@ func ReferenceUpdate(own float64, vals []float64, f int) float64 {
 	keep := make([]bool, len(vals))
 	for i, v := range vals {
 		switch {
-		case math.IsNaN(v) || math.IsInf(v, 0):
+		case math.IsNaN(v) || math.IsInf(v, 1):
+			above = append(above, iv{math.Inf(1), i})
+		case math.IsInf(v, -1):
+			below = append(below, iv{math.Inf(-1), i})
 		case v > own:
 			above = append(above, iv{v, i})
 		case v < own:
@@ -67,10 +78,10 @@ func ReferenceUpdate(own float64, vals []float64, f int) float64 {
 		return b.i - a.i
 	})
 	for k, e := range above {
-		keep[e.i] = k >= f
+		keep[e.i] = k >= f && !math.IsInf(e.v, 0)
 	}
 	for k, e := range below {
-		keep[e.i] = k >= f
+		keep[e.i] = k >= f && !math.IsInf(e.v, 0)
 	}
 	sum, cnt := own, 1
 	for i, v := range vals {
