@@ -1,0 +1,181 @@
+package recipe_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/recipe"
+	"github.com/wmsr/wmsr/recipe/replicacmd"
+)
+
+// benchCluster starts n replicas in this process, each with its own TCP
+// transport on loopback (the same transport as the process test), and
+// returns the leader's client address.
+func benchCluster(tb testing.TB, n int, vanilla bool) (leader string, stop func()) {
+	addrs := map[attest.MemberID]string{}
+	var ids []attest.MemberID
+	for i := 1; i <= n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addrs[attest.MemberID(i)] = l.Addr().String()
+		l.Close()
+		ids = append(ids, attest.MemberID(i))
+	}
+	fleet, genesis, err := replicacmd.TestFleet(42, ids)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		b, err := replicacmd.Backend(fleet, 42, id, 1)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := recipe.RunReplica(ctx, recipe.ReplicaConfig{
+				ID: id, Epoch: 1, Listen: addrs[id], Addrs: addrs, Backend: b, Admitter: fleet.Admitter,
+				Genesis: genesis, GenesisTime: fleet.Now, Vanilla: vanilla, Tick: 10 * time.Millisecond,
+			})
+			if err != nil {
+				tb.Error(err)
+			}
+		}()
+	}
+	stop = func() { cancel(); wg.Wait() }
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, id := range ids {
+			c, err := recipe.DialClient(ctx, addrs[id])
+			if err != nil {
+				continue
+			}
+			self, lead, _, err := c.Status(ctx)
+			c.Close()
+			if err == nil && lead != 0 && self == lead {
+				return addrs[id], stop
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	tb.Fatal("no leader")
+	return "", nil
+}
+
+type benchResult struct {
+	ops           int
+	dur           time.Duration
+	p50, p99      time.Duration
+	failed        int
+	throughputOps float64
+}
+
+// runWrites drives clients concurrent writers against addr for d.
+func runWrites(tb testing.TB, addr string, clients, size int, d time.Duration) benchResult {
+	val := make([]byte, size)
+	for i := range val {
+		val[i] = byte('a' + i%26)
+	}
+	var mu sync.Mutex
+	var lats []time.Duration
+	failed := 0
+	ctx, cancel := context.WithTimeout(context.Background(), d+10*time.Second)
+	defer cancel()
+	start := time.Now()
+	end := start.Add(d)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl, err := recipe.DialClient(ctx, addr)
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			defer cl.Close()
+			var mine []time.Duration
+			for i := 0; time.Now().Before(end); i++ {
+				t0 := time.Now()
+				err := cl.Put(ctx, "kv/"+strconv.Itoa(c)+"/"+strconv.Itoa(i), val)
+				if err != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lats)
+	r := benchResult{ops: len(lats), dur: el, failed: failed}
+	if len(lats) > 0 {
+		r.p50 = lats[len(lats)/2]
+		r.p99 = lats[len(lats)*99/100]
+	}
+	r.throughputOps = float64(r.ops) / el.Seconds()
+	return r
+}
+
+// TestBenchmarkTable measures write throughput and latency for 3 and 5
+// replicas, 256 B and 1 KiB values, Recipe vs vanilla etcd raft over the
+// same TCP loopback transport in the same run. It prints a markdown
+// table. Run with:
+//
+//	RECIPE_BENCH=1 go test ./recipe/ -run TestBenchmarkTable -v -count=1
+func TestBenchmarkTable(t *testing.T) {
+	if os.Getenv("RECIPE_BENCH") == "" {
+		t.Skip("set RECIPE_BENCH=1")
+	}
+	d := 3 * time.Second
+	if s := os.Getenv("RECIPE_BENCH_SECONDS"); s != "" {
+		n, _ := strconv.Atoi(s)
+		d = time.Duration(n) * time.Second
+	}
+	const clients = 32
+	rows := []string{
+		"| replicas | value | mode | writes/s | p50 | p99 | recipe/vanilla |",
+		"|---|---|---|---|---|---|---|",
+	}
+	for _, n := range []int{3, 5} {
+		for _, size := range []int{256, 1024} {
+			var van float64
+			for _, vanilla := range []bool{true, false} {
+				addr, stop := benchCluster(t, n, vanilla)
+				r := runWrites(t, addr, clients, size, d)
+				stop()
+				mode, ratio := "recipe", ""
+				if vanilla {
+					mode, van = "vanilla", r.throughputOps
+				} else if van > 0 {
+					ratio = fmt.Sprintf("%.2f×", r.throughputOps/van)
+				}
+				rows = append(rows, fmt.Sprintf("| %d | %d B | %s | %.0f | %.2f ms | %.2f ms | %s |",
+					n, size, mode, r.throughputOps, float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, ratio))
+				t.Logf("n=%d size=%d %s: %d ops in %v, %d failed", n, size, mode, r.ops, r.dur.Round(time.Millisecond), r.failed)
+			}
+		}
+	}
+	for _, r := range rows {
+		t.Log(r)
+	}
+}
