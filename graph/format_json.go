@@ -16,12 +16,16 @@ import (
 // [u,v] is the arc u→v: v hears u. The members may come in any order.
 //
 // The reader is a small hand-written parser for exactly this shape rather
-// than encoding/json, for three reasons: every error can name its line and
-// column (encoding/json gives a byte offset for syntax errors only, nothing
-// for "arc 7 is a duplicate"); the input is streamed, so memory follows the
-// arcs actually present; and strictness comes for free — unknown or repeated
-// members, non-integer ids ("1.0", "1e0"), invalid UTF-8, lone surrogates and
-// anything after the closing brace are all rejected.
+// than encoding/json. A version on json.Decoder was written and measured:
+// it came out longer (594 lines against 545) and 1.3× slower, because the
+// decoder cannot give line and column for its own syntax errors once
+// Token() has consumed separators, silently replaces invalid UTF-8 in names
+// with U+FFFD (which a strict reader must refuse, so raw bytes had to be
+// re-checked by hand), reads "03" as two tokens, and holds a whole token or
+// whitespace run in memory. Here every error names its line and column, the
+// input is streamed so memory follows the arcs actually present, and
+// unknown or repeated members, non-integer ids ("1.0", "1e0"), invalid
+// UTF-8, lone surrogates and anything after the closing brace are rejected.
 
 // ReadJSON reads a graph in the JSON format.
 func ReadJSON(r io.Reader) (*Digraph, error) {

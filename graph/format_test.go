@@ -277,6 +277,22 @@ func TestReadJSONErrors(t *testing.T) {
 		{`{"n":2,"edges":[],"names":["\u00zz","b"]}`, ErrSyntax, 1, 29},
 		{"{\n  \"n\": 3,\n  \"edges\": [\n    [0, 1],\n    [1, 1]\n  ]\n}", ErrSelfLoop, 5, 5},
 		{"\xef\xbb\xbf{\"n\":1,\"edges\":[]}", ErrSyntax, 1, 1},
+		// Edges are read whole, then token by token only to place an error:
+		// the place must be the same either way.
+		{`{"n":3,"edges":[[0,1] [1,2]]}`, ErrSyntax, 1, 23},
+		{`{"n":3,"edges":[[0,1]:[1,2]]}`, ErrSyntax, 1, 22},
+		{`{"n":3,"edges":[[0,1],null]}`, ErrSyntax, 1, 23},
+		{`{"n":3,"edges":[[0,1],[01,2]]}`, ErrSyntax, 1, 24},
+		{`{"n":3,"edges":[[0,1],[0,1,2,0,1]]}`, ErrSyntax, 1, 27},
+		{`{"n":3,"edges":[[0,1],[0,` + "\n ", ErrSyntax, 2, 2},
+		{`{"n":3,"edges":[[0,1],[2,1.0]]}`, ErrSyntax, 1, 26},
+		{`{"n":3,"edges":[[0,1],[2,-]]}`, ErrSyntax, 1, 26},
+		{`{"n":100000000000000000000.0,"edges":[]}`, ErrSyntax, 1, 6},
+		{`{"n":3,"edges":[[0,100000000000000000000.5]]}`, ErrSyntax, 1, 20},
+		// A U+FFFD that was written is kept; one the decoder would invent is not.
+		{"{\"n\":2,\"edges\":[],\"names\":[\"\\ufffd\",\"\uFFFD\"]}", nil, 0, 0},
+		{"{\"n\":2,\"edges\":[],\"names\":[\"\\u00e9\\ud800\\u00zz\",\"b\"]}", ErrSyntax, 1, 41},
+		{"{\"n\":2,\"edges\":[],\"names\":[\"\xff\x01\",\"b\"]}", ErrSyntax, 1, 30},
 	})
 }
 
