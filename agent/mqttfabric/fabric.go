@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,7 @@ func Dial(ctx context.Context, cfg Config) (*Fabric, error) {
 		SetPassword(string(cfg.Password)).
 		SetTLSConfig(cfg.TLS).
 		SetCleanSession(true).
+		SetStore(newCopyStore()).
 		SetResumeSubs(false).
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
@@ -214,6 +216,11 @@ func (f *Fabric) wait(ctx context.Context, tok paho.Token, d time.Duration) erro
 	case err == nil:
 		return nil
 	case errors.Is(err, paho.ErrNotConnected):
+		return fmt.Errorf("%w: %w", agent.ErrNotConnected, err)
+	case errors.As(err, new(*net.OpError)):
+		// The connection broke while Paho was writing this packet (closed
+		// socket, reset, broken pipe): the value is lost with the
+		// connection, which Paho is already re-establishing.
 		return fmt.Errorf("%w: %w", agent.ErrNotConnected, err)
 	case err.Error() == "publish was broken by timeout":
 		// Paho's outbound queue stayed full for WriteTimeout.
