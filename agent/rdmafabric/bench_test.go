@@ -1,0 +1,155 @@
+package rdmafabric_test
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wmsr/wmsr/agent"
+	"github.com/wmsr/wmsr/agent/broker"
+	"github.com/wmsr/wmsr/agent/mqttfabric"
+	"github.com/wmsr/wmsr/agent/mqtttopic"
+	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/rdma"
+)
+
+// The benchmarks compare, in one run, the shm mailbox fabric with the MQTT
+// fabric over the embedded broker on loopback (both agent.Fabric, both
+// clients in this process, 64-byte values). The bare ring between two
+// processes is benchmarked in rdma.
+//
+//	go test -run '^$' -bench . -benchtime 20000x ./agent/rdmafabric/
+
+const frameSize = 64
+
+type pairFunc func(b *testing.B, inboxCap int) (pub, sub agent.Fabric)
+
+func fabrics(b *testing.B, fn func(b *testing.B, pair pairFunc)) {
+	b.Run("fabric=shm", func(b *testing.B) { fn(b, shmPair) })
+	b.Run("fabric=mqtt-embedded", func(b *testing.B) { fn(b, mqttPair) })
+}
+
+func shmPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
+	dir := testDir(b)
+	p := newFabric(b, dir, 1, 0, rdma.Layout{})
+	s := newFabric(b, dir, 2, inboxCap, rdma.Layout{})
+	b.Cleanup(func() { p.Close(); s.Close() })
+	if err := s.Subscribe(context.Background(), []attest.MemberID{1}); err != nil {
+		b.Fatal(err)
+	}
+	return p, s
+}
+
+func mqttPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
+	const fleet = "bench"
+	pw := func(id attest.MemberID) []byte { return []byte("pw-" + mqtttopic.Agent(id)) }
+	cfg := broker.DefaultConfig()
+	cfg.Fleet = fleet
+	cfg.Passwords = map[string][]byte{mqtttopic.Agent(1): pw(1), mqtttopic.Agent(2): pw(2)}
+	br, err := broker.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The broker lives as long as its Start context: not a timeout one.
+	addr, err := br.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { br.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func(id attest.MemberID, inboxCap int) *mqttfabric.Fabric {
+		c := mqttfabric.DefaultConfig()
+		c.Brokers = []string{"tcp://" + addr}
+		c.Fleet = fleet
+		c.ID = id
+		c.Password = pw(id)
+		c.InboxCapacity = inboxCap
+		f, err := mqttfabric.Dial(ctx, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		return f
+	}
+	p, s := dial(1, 0), dial(2, inboxCap)
+	if err := s.Subscribe(ctx, []attest.MemberID{1}); err != nil {
+		b.Fatal(err)
+	}
+	return p, s
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+}
+
+// BenchmarkLatency: one 64-byte value at a time, Publish to delivery in
+// the subscriber's Inbox (one way).
+func BenchmarkLatency(b *testing.B) {
+	fabrics(b, func(b *testing.B, pair pairFunc) {
+		pub, sub := pair(b, 0)
+		payload := make([]byte, frameSize)
+		lat := make([]time.Duration, 0, b.N)
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := range b.N {
+			binary.BigEndian.PutUint64(payload, uint64(i))
+			start := time.Now()
+			if err := pub.Publish(ctx, payload); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				select {
+				case d := <-sub.Inbox():
+					if binary.BigEndian.Uint64(d.Envelope) != uint64(i) {
+						continue // a straggler of an earlier iteration
+					}
+				case <-time.After(5 * time.Second):
+					b.Fatalf("value %d lost", i)
+				}
+				break
+			}
+			lat = append(lat, time.Since(start))
+		}
+		b.StopTimer()
+		reportLatency(b, lat)
+	})
+}
+
+// BenchmarkThroughput: 64-byte values pipelined with at most window in
+// flight (so that neither the Inbox nor the medium drops), messages/s.
+func BenchmarkThroughput(b *testing.B) {
+	const window = 256
+	fabrics(b, func(b *testing.B, pair pairFunc) {
+		pub, sub := pair(b, 4*window)
+		payload := make([]byte, frameSize)
+		ctx := context.Background()
+		got := 0
+		recv := func(i int) {
+			select {
+			case <-sub.Inbox():
+				got++
+			case <-time.After(5 * time.Second):
+				b.Fatalf("stalled at %d/%d: %+v", got, i, sub.Stats())
+			}
+		}
+		b.ResetTimer()
+		start := time.Now()
+		for i := range b.N {
+			for i-got >= window {
+				recv(i)
+			}
+			if err := pub.Publish(ctx, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for got < b.N {
+			recv(b.N)
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	})
+}
