@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wmsr/wmsr/graph"
+	"github.com/wmsr/wmsr/topology"
+)
+
+// call runs the command in process.
+func call(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func loadTestGraph(t *testing.T, path string) *graph.Digraph {
+	t.Helper()
+	f, err := graph.FormatFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	g, err := graph.Read(fh, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+type jPair struct {
+	S1, S2, Removed []int
+	X1, X2          []int
+}
+
+func (p *jPair) pair() topology.Pair {
+	return topology.Pair{S1: p.S1, S2: p.S2, Removed: p.Removed}
+}
+
+// TestReportJSON checks the fields of the full report on files in every
+// format and re-verifies the witnesses it prints.
+func TestReportJSON(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		r, s int
+	}{
+		{"testdata/k5.txt", 3, 5},
+		{"testdata/twocliques.json", 1, 6},
+		{"testdata/ring.dot", 1, 2},
+		{"testdata/islands.csv", 0, 0},
+	} {
+		code, out, errs := call(t, "", "--json", c.file)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.file, code, errs)
+		}
+		var rep struct {
+			Nodes, Arcs int
+			R, S        int
+			Exact       bool
+			Witness     map[string]*jPair
+			Tolerates   map[string]map[string]any
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%s: %v\n%s", c.file, err, out)
+		}
+		g := loadTestGraph(t, c.file)
+		if rep.Nodes != g.N() || rep.Arcs != g.M() || rep.R != c.r || rep.S != c.s || !rep.Exact {
+			t.Errorf("%s: got %+v, want r=%d s=%d", c.file, rep, c.r, c.s)
+		}
+		if w := rep.Witness["r"]; w != nil {
+			if err := topology.VerifyViolation(g, w.pair(), rep.R+1, 1); err != nil {
+				t.Errorf("%s: r witness: %v", c.file, err)
+			}
+		} else if g.N() > 1 {
+			t.Errorf("%s: no r witness", c.file)
+		}
+		if w := rep.Witness["s"]; w != nil {
+			if err := topology.VerifyViolation(g, w.pair(), rep.R, rep.S+1); err != nil {
+				t.Errorf("%s: s witness: %v", c.file, err)
+			}
+		}
+		for _, m := range []string{"total", "local", "fraction", "byzantine", "byzantine_signed"} {
+			v, ok := rep.Tolerates[m]
+			if !ok || v["strength"] == "" || v["exact"] != true {
+				t.Errorf("%s: tolerates[%s] = %v", c.file, m, v)
+			}
+		}
+	}
+}
+
+// TestModes covers --r, --r --s and --faults --model with their exit codes.
+func TestModes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--r", "2", "testdata/k5.txt"}, 0, "(2,s)-robust for every s"},
+		{[]string{"testdata/k5.txt", "--r", "3", "--s", "5"}, 0, "holds"},
+		{[]string{"--r", "4", "--s", "1", "testdata/k5.txt"}, 1, "fails"},
+		{[]string{"--r", "2", "--s", "1", "testdata/twocliques.json"}, 1, "S1 = {"},
+		{[]string{"--faults", "1", "--model", "total", "testdata/k5.txt"}, 0, "tolerated"},
+		{[]string{"--faults", "3", "--model", "total", "testdata/k5.txt"}, 1, "NOT guaranteed"},
+		{[]string{"--faults", "1", "--model", "local", "testdata/k5.txt"}, 0, "3-robust: sufficient"},
+		{[]string{"--faults", "1", "--model", "byzantine", "testdata/k5.txt"}, 0, "tolerated"},
+		{[]string{"--faults", "1", "--model", "byzantine-signed", "testdata/twocliques.json"}, 1, "NOT guaranteed"},
+		{[]string{"--faults", "0.2", "--model", "fraction", "testdata/k5.txt"}, 0, "tolerated"},
+		{[]string{"--faults", "0", "--model", "local", "testdata/islands.csv"}, 1, "not 1-robust"},
+	} {
+		code, out, errs := call(t, "", c.args...)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%v: exit %d (want %d), output %q (want %q), stderr %q", c.args, code, c.code, out, c.want, errs)
+		}
+	}
+	// JSON of a failing check carries a verifiable witness.
+	code, out, _ := call(t, "", "--json", "--r", "2", "--s", "2", "testdata/twocliques.json")
+	var res struct {
+		Holds   bool
+		Witness *jPair
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.Holds || res.Witness == nil {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	if err := topology.VerifyViolation(loadTestGraph(t, "testdata/twocliques.json"), res.Witness.pair(), 2, 2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStdin reads "-" in each format.
+func TestStdin(t *testing.T) {
+	code, out, errs := call(t, "3 3\n0 1\n1 2\n2 0\n", "--json", "-")
+	if code != 0 || !strings.Contains(out, `"r": 1`) {
+		t.Fatalf("text stdin: exit %d %s %s", code, out, errs)
+	}
+	code, _, errs = call(t, `{"n":2,"edges":[[0,1],[1,0]]}`, "--format", "json", "-")
+	if code != 0 {
+		t.Fatalf("json stdin: exit %d %s", code, errs)
+	}
+}
+
+// TestBadInput: every bad file or usage is exit 2 with a message naming the
+// file and, for parse errors, the line; never a panic.
+func TestBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"testdata/garbage.txt"}, []string{"testdata/garbage.txt", "line 1"}},
+		{[]string{"testdata/selfloop.txt"}, []string{"testdata/selfloop.txt", "line 3", "self-loop"}},
+		{[]string{"testdata/huge.txt"}, []string{"testdata/huge.txt", "line 1", "node count"}},
+		{[]string{"testdata/dup.json"}, []string{"testdata/dup.json", "line 1", "duplicate"}},
+		{[]string{"testdata/range.txt"}, []string{"testdata/range.txt", "line 2", "out of range"}},
+		{[]string{"testdata/empty.txt"}, []string{"testdata/empty.txt"}},
+		{[]string{"testdata/unknown.ext"}, []string{"testdata/unknown.ext", "--format"}},
+		{[]string{"testdata/missing.txt"}, []string{"missing.txt"}},
+		{[]string{"testdata"}, []string{"testdata"}},
+		{[]string{"--format", "xml", "testdata/k5.txt"}, []string{"xml"}},
+		{[]string{}, []string{"usage"}},
+		{[]string{"a.txt", "b.txt"}, []string{"exactly one"}},
+		{[]string{"--s", "2", "testdata/k5.txt"}, []string{"--s needs --r"}},
+		{[]string{"--r", "0", "testdata/k5.txt"}, []string{"--r"}},
+		{[]string{"--faults", "1", "testdata/k5.txt"}, []string{"--faults and --model"}},
+		{[]string{"--faults", "x", "--model", "total", "testdata/k5.txt"}, []string{"integer"}},
+		{[]string{"--faults", "0.7", "--model", "fraction", "testdata/k5.txt"}, []string{"fraction"}},
+		{[]string{"--faults", "1", "--model", "evil", "testdata/k5.txt"}, []string{"evil"}},
+		{[]string{"--bogus", "testdata/k5.txt"}, []string{"bogus"}},
+		{[]string{"--timeout", "-1s", "testdata/k5.txt"}, []string{"timeout"}},
+	} {
+		code, _, errs := call(t, "", c.args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", c.args, code, errs)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v: stderr %q lacks %q", c.args, errs, w)
+			}
+		}
+	}
+	if code, out, _ := call(t, "", "--help"); code != 0 || !strings.Contains(out, "usage") {
+		t.Errorf("--help: exit %d %q", code, out)
+	}
+}
+
+// TestTimeoutGivesBounds: a graph too hard for the timeout still answers,
+// with exact false and consistent bounds.
+func TestTimeoutGivesBounds(t *testing.T) {
+	g, _ := graph.ErdosRenyi(64, 0.5, true, 9)
+	path := filepath.Join(t.TempDir(), "hard.txt")
+	f, _ := os.Create(path)
+	if err := graph.Write(f, g, graph.FormatText); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, out, errs := call(t, "", "--json", "--timeout", "300ms", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		RLower, RUpper int `json:"-"`
+		RL             int `json:"r_lower"`
+		RU             int `json:"r_upper"`
+		Exact          bool
+		Witness        map[string]*jPair
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.RL > rep.RU || rep.Witness["r"] == nil {
+		t.Fatalf("bounds %d..%d, witness %v", rep.RL, rep.RU, rep.Witness["r"])
+	}
+	if err := topology.VerifyViolation(g, rep.Witness["r"].pair(), rep.RU+1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := call(t, "", "--timeout", "1ms", "--r", "9", "--s", "3", path); code != 3 && code != 1 && code != 0 {
+		t.Fatalf("check with a tiny timeout: exit %d", code)
+	}
+}
+
+// TestRealProcess builds the binary and runs it, for the exit codes as the
+// shell sees them.
+func TestRealProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "topocheck")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--json", "testdata/k5.txt"}, 0},
+		{[]string{"--r", "4", "--s", "1", "testdata/k5.txt"}, 1},
+		{[]string{"testdata/selfloop.txt"}, 2},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || strings.Contains(string(out), "panic") {
+			t.Errorf("%v: exit %d (want %d): %s", c.args, code, c.code, out)
+		}
+	}
+}
+
+// FuzzRun feeds arbitrary bytes through every reader and the analysis: the
+// command must end with a defined exit status and never panic.
+func FuzzRun(f *testing.F) {
+	for _, s := range []string{"3 3\n0 1\n1 2\n2 0\n", `{"n":2,"edges":[[0,1]]}`, "digraph{0->1;1->0}", "0,1\n1,0\n", "", "1 0\n", "2 1\n0 0\n"} {
+		for _, format := range []string{"text", "json", "dot", "csv"} {
+			f.Add(s, format)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data, format string) {
+		if format != "text" && format != "json" && format != "dot" && format != "csv" {
+			return
+		}
+		code, _, errs := call(t, data, "--json", "--format", format, "--timeout", "200ms", "--effort", "2000", "-")
+		if code != 0 && code != 2 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		if code == 2 && errs == "" {
+			t.Fatal("exit 2 without a message")
+		}
+	})
+}

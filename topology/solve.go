@@ -1,0 +1,324 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/wmsr/wmsr/graph"
+)
+
+// Options tunes a computation. The zero value is ready to use.
+type Options struct {
+	// Workers is the number of goroutines a search uses; 0 means
+	// runtime.GOMAXPROCS(0). Verdicts and exact values never depend on it;
+	// which witness is found may.
+	Workers int
+	// Progress, if set, is called from time to time with the bounds proven
+	// so far. It must be cheap and safe for use from another goroutine.
+	Progress func(Progress)
+}
+
+// Progress reports the state of a long computation.
+type Progress struct {
+	Task         string // "r", "s", "total", "fraction" or "byzantine"
+	Lower, Upper int    // proven bounds on the value being computed
+	Nodes        int64  // search nodes explored by the current decision
+}
+
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+func (o Options) report(task string, lo, hi int, nodes int64) {
+	if o.Progress != nil {
+		o.Progress(Progress{Task: task, Lower: lo, Upper: hi, Nodes: nodes})
+	}
+}
+
+// firstLimit is the node budget of the first round of decisions. Most exact
+// answers need far fewer nodes; a decision that needs more is restarted
+// with four times the budget after the opposite bound has had a turn, which
+// is what makes the bounds tighten while a hard instance runs (the restarts
+// cost at most a third more work on the decisive proof).
+const firstLimit = 1 << 23
+
+// RResult is the answer to MaxR.
+type RResult struct {
+	// R is ρ(D), the largest r for which D is r-robust, when Exact; else
+	// Lower. ρ is 0 when D is not even 1-robust, and is reported as 1 for
+	// the one-node graph, which is vacuously r-robust for every r.
+	R            int
+	Lower, Upper int
+	Exact        bool
+	// Witness shows D is not (Upper+1)-robust: no node of either set has
+	// more than Upper in-neighbours outside its set. Nil when n = 1.
+	Witness *Pair
+	Nodes   int64
+}
+
+// needs returns t_i = d_i − r + 1 for every node: a node of S is stuck (not
+// r-reachable) iff it has at least t_i in-neighbours inside S.
+func needs(g *graph.Digraph, r int) []int32 {
+	t := make([]int32, g.N())
+	for v := range t {
+		t[v] = int32(g.InDegree(v) - r + 1)
+	}
+	return t
+}
+
+// trivialPairs returns the two pairs behind the cheap upper bound
+// ρ ≤ min(max(δ_min, 1), ⌈n/2⌉): a node of least in-degree against the
+// rest (no node of the rest has more than one in-neighbour outside it), and
+// an even split (no node can have more than ⌈n/2⌉ in-neighbours across).
+func trivialPairs(g *graph.Digraph) []Pair {
+	n := g.N()
+	if n < 2 {
+		return nil
+	}
+	v0 := 0
+	for v := 1; v < n; v++ {
+		if g.InDegree(v) < g.InDegree(v0) {
+			v0 = v
+		}
+	}
+	var rest, a, b []int
+	for v := 0; v < n; v++ {
+		if v != v0 {
+			rest = append(rest, v)
+		}
+		if v < (n+1)/2 {
+			a = append(a, v)
+		} else {
+			b = append(b, v)
+		}
+	}
+	return []Pair{{S1: []int{v0}, S2: rest}, {S1: a, S2: b}}
+}
+
+func pairFrom(o outcome) *Pair {
+	return &Pair{S1: o.s1, S2: o.s2, Removed: o.removed}
+}
+
+// MaxR computes ρ(D), the largest r for which g is r-robust (LeBlanc et al.
+// 2013, Sec. IV), with a witness that ρ+1 fails. When ctx ends first it
+// returns proven bounds Lower ≤ ρ ≤ Upper, Exact false; the Upper witness
+// is always valid.
+func MaxR(ctx context.Context, g *graph.Digraph, opt Options) (RResult, error) {
+	n := g.N()
+	if n == 1 {
+		return RResult{R: 1, Lower: 1, Upper: 1, Exact: true}, nil
+	}
+	res := RResult{Upper: n}
+	for _, p := range trivialPairs(g) {
+		if m := MaxOut(g, p); m < res.Upper {
+			res.Upper, res.Witness = m, &p
+		}
+	}
+	// δ_min ≥ ⌊n/2⌋ + r − 1 ⇒ r-robust (Lemma 6).
+	res.Lower = max(0, min(res.Upper, g.MinInDegree()-n/2+1))
+	if n > maxEngineNodes {
+		return finishR(res), nil
+	}
+	limit := int64(firstLimit)
+	// Top down (each failing decision hands over a pair with a smaller
+	// largest |N_i \ S_k|) interleaved with bottom up (proofs at small r
+	// are cheap), so that both bounds move while a hard instance runs. A
+	// decision that ran out of budget is not retried at the same budget;
+	// the budget grows once both directions are stuck.
+	stuckTop, stuckBottom := -1, -1 // the r each direction is stuck at
+	for res.Lower < res.Upper && ctx.Err() == nil {
+		opt.report("r", res.Lower, res.Upper, 0)
+		progressed := false
+		for _, r := range []int{res.Upper, res.Lower + 1} {
+			if r <= res.Lower || r > res.Upper || r == stuckTop || r == stuckBottom || ctx.Err() != nil {
+				continue
+			}
+			o := decide(ctx, &instance{g: g, t: needs(g, r)}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
+			res.Nodes += o.nodes
+			switch {
+			case o.found:
+				p := pairFrom(o)
+				res.Upper, res.Witness = MaxOut(g, *p), p
+				progressed = true
+			case o.complete:
+				res.Lower = r
+				progressed = true
+			case o.limited && r == res.Upper:
+				stuckTop = r
+			case o.limited:
+				stuckBottom = r
+			}
+			if res.Lower >= res.Upper {
+				break
+			}
+		}
+		if !progressed {
+			limit *= 4
+			stuckTop, stuckBottom = -1, -1
+		}
+	}
+	return finishR(res), nil
+}
+
+func finishR(res RResult) RResult {
+	res.Exact = res.Lower == res.Upper
+	res.R = res.Lower
+	return res
+}
+
+func progressFn(opt Options, task string, lo, hi int) func(int64) {
+	if opt.Progress == nil {
+		return nil
+	}
+	return func(nodes int64) { opt.report(task, lo, hi, nodes) }
+}
+
+// SResult is the answer to MaxS.
+type SResult struct {
+	R int
+	// S is the largest s for which D is (R,s)-robust when Exact, else
+	// Lower. It is n when no pair has both sets short of fully
+	// R-reachable, in which case D is (R,s)-robust for every s.
+	S            int
+	Lower, Upper int
+	Exact        bool
+	// Witness has |X1|+|X2| = Upper with neither set fully R-reachable:
+	// it shows D is not (R, Upper+1)-robust. Nil when Upper = n.
+	Witness *Pair
+	Nodes   int64
+}
+
+// MaxS computes the largest s for which g is (r,s)-robust (LeBlanc et al.
+// 2013, Sec. IV), r ≥ 1, with a witness that s+1 fails. On ctx's end it
+// returns proven bounds.
+func MaxS(ctx context.Context, g *graph.Digraph, r int, opt Options) (SResult, error) {
+	if r < 1 {
+		return SResult{}, fmt.Errorf("topology: r = %d, want r ≥ 1", r)
+	}
+	return maxS(ctx, g, r, 0, nil, opt, "s"), nil
+}
+
+// MaxSAt is MaxS at the proven r of a MaxR answer (its Lower), reusing
+// what MaxR proved: D is r-robust there, so no pair has |X1|+|X2| = 0 and
+// s ≥ 1, and its witness is a first incumbent. For r = 0 (D not 1-robust)
+// it returns S = 0.
+func MaxSAt(ctx context.Context, g *graph.Digraph, rr RResult, opt Options) SResult {
+	r := rr.Lower
+	if r < 1 {
+		return SResult{Exact: true}
+	}
+	return maxS(ctx, g, r, 1, []*Pair{rr.Witness}, opt, "s")
+}
+
+// maxS is MaxS with a proven lower bound and candidate pairs.
+func maxS(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pair, opt Options, task string) SResult {
+	n := g.N()
+	res := SResult{R: r, Lower: max(lower, 0), Upper: n}
+	// δ_min ≥ ⌊n/2⌋ + r − 1 ⇒ (r,s)-robust for every s (Lemma 6).
+	if n == 1 || g.MinInDegree() >= n/2+r-1 {
+		res.Lower = n
+		return finishS(res)
+	}
+	consider := func(p *Pair) {
+		if p == nil {
+			return
+		}
+		if c, ok := Cost(g, *p, r); ok && c < res.Upper {
+			q := *p
+			q.Removed = nil
+			res.Upper, res.Witness = c, &q
+		}
+	}
+	for _, p := range trivialPairs(g) {
+		hints = append(hints, &p)
+	}
+	for _, p := range hints {
+		consider(p)
+	}
+	for _, p := range incumbents(g, r, hints) {
+		consider(p)
+	}
+	res.Lower = min(res.Lower, res.Upper)
+	if n > maxEngineNodes {
+		return finishS(res)
+	}
+	t := needs(g, r)
+	limit := int64(firstLimit)
+	// Bottom up first: at ρ the largest s is usually 1 to 3, and a search
+	// with a small budget prunes far harder than one with a large budget,
+	// so proving "no pair of cost ≤ Lower" (or finding one) is the cheap
+	// direction. Top down only when that stalls.
+	for res.Lower < res.Upper && ctx.Err() == nil {
+		opt.report(task, res.Lower, res.Upper, 0)
+		c := res.Lower
+		o := decide(ctx, &instance{g: g, t: t, budget: c}, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
+		res.Nodes += o.nodes
+		if o.found {
+			consider(pairFrom(o))
+			continue
+		}
+		if o.complete {
+			res.Lower = c + 1
+			continue
+		}
+		if !o.limited {
+			break
+		}
+		if c = min(res.Upper-1, n-2); c > res.Lower {
+			o = decide(ctx, &instance{g: g, t: t, budget: c}, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
+			res.Nodes += o.nodes
+			if o.found {
+				consider(pairFrom(o))
+				continue
+			}
+			if o.complete {
+				res.Lower = res.Upper
+				break
+			}
+		}
+		limit *= 4
+	}
+	return finishS(res)
+}
+
+func finishS(res SResult) SResult {
+	res.Exact = res.Lower >= res.Upper
+	if res.Exact {
+		res.Lower = res.Upper
+	}
+	res.S = res.Lower
+	return res
+}
+
+// CheckResult is the answer to Check.
+type CheckResult struct {
+	Holds   bool  // D is (r,s)-robust; meaningful when Decided
+	Decided bool  // false when ctx ended first
+	Witness *Pair // when !Holds: a pair violating (r,s)-robustness
+	Nodes   int64
+}
+
+// Check decides whether g is (r,s)-robust, r, s ≥ 1, stopping at the first
+// violating pair it meets.
+func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckResult, error) {
+	if r < 1 || s < 1 {
+		return CheckResult{}, fmt.Errorf("topology: (r,s) = (%d,%d), want r, s ≥ 1", r, s)
+	}
+	n := g.N()
+	if n == 1 || g.MinInDegree() >= n/2+r-1 {
+		return CheckResult{Holds: true, Decided: true}, nil
+	}
+	if n > maxEngineNodes {
+		return CheckResult{}, fmt.Errorf("topology: exact check needs n ≤ %d, have %d", maxEngineNodes, n)
+	}
+	o := decide(ctx, &instance{g: g, t: needs(g, r), budget: min(s-1, n-2)}, opt.workers(), 0, progressFn(opt, "check", 0, 0))
+	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
+	if o.found {
+		res.Witness = pairFrom(o)
+	}
+	return res, nil
+}

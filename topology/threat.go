@@ -1,0 +1,449 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"sort"
+
+	"github.com/wmsr/wmsr/graph"
+)
+
+// Model names a threat model of LeBlanc et al. 2013, Sec. II-B.
+type Model string
+
+const (
+	// Total: at most F malicious nodes in the whole network. W-MSR succeeds
+	// iff D is (F+1,F+1)-robust (LeBlanc et al. 2013, Sec. V; machine-checked
+	// by Tekriwal et al., arXiv 2202.13833).
+	Total Model = "total"
+	// Local: at most F malicious in-neighbours per normal node.
+	// (2F+1)-robust suffices; (F+1)-robust is necessary (with
+	// too few in-neighbours across some pair, two groups keep their
+	// values even with no adversary at all).
+	Local Model = "local"
+	// Fraction: at most a fraction f of each normal node's in-neighbours
+	// are malicious. p-fraction robust with p > 2f suffices; for
+	// the same reason as above, every pair needing a node with more than
+	// f·d_i in-neighbours across is necessary.
+	Fraction Model = "fraction"
+	// Byzantine: at most F Byzantine nodes in total, which may send
+	// different values to different neighbours. The condition is that the
+	// normal network is (F+1)-robust for every admissible adversary set
+	// (Sec. V), here every set of at most F nodes; since a Byzantine node
+	// may act maliciously, (F+1,F+1)-robustness is necessary too.
+	Byzantine Model = "byzantine"
+	// ByzantineSigned: Byzantine nodes whose values are signed and
+	// counter-stamped cannot equivocate, so each behaves as a malicious
+	// node and the F-total malicious condition applies, necessary and
+	// sufficient. This is why the agents sign their values.
+	ByzantineSigned Model = "byzantine-signed"
+)
+
+// ParseModel accepts the names above.
+func ParseModel(s string) (Model, error) {
+	switch m := Model(s); m {
+	case Total, Local, Fraction, Byzantine, ByzantineSigned:
+		return m, nil
+	}
+	return "", fmt.Errorf("topology: unknown threat model %q (want total, local, fraction, byzantine or byzantine-signed)", s)
+}
+
+// Verdict is how many faults a threat model is proven to tolerate. F = −1
+// means not even F = 0: the fault-free network cannot reach consensus
+// because it is not 1-robust.
+type Verdict struct {
+	Model Model `json:"model"`
+	// F is the largest F for which the sufficient condition is proven.
+	F int `json:"f"`
+	// Lower ≤ F* ≤ Upper bound the largest F for which the sufficient
+	// condition holds; Exact when they meet.
+	Lower int  `json:"lower"`
+	Upper int  `json:"upper"`
+	Exact bool `json:"exact"`
+	// NecessaryMax is the largest F not ruled out by the necessary
+	// condition. When it exceeds Upper, F in Upper+1..NecessaryMax is not
+	// decided by theory.
+	NecessaryMax int    `json:"necessary_max"`
+	Sufficient   string `json:"sufficient"`
+	Necessary    string `json:"necessary"`
+	Strength     string `json:"strength"`
+	Undecided    string `json:"undecided,omitempty"`
+	// Fraction model only (F, Lower, Upper and NecessaryMax are unused):
+	// p* = the largest p for which D is p-fraction robust, as a fraction
+	// and a number, or its upper bound when !Exact, with PLower a proven
+	// lower bound. f < p*/2 is tolerated; f ≥ p* is not.
+	P      string  `json:"p,omitempty"`
+	PValue float64 `json:"p_value,omitempty"`
+	PLower string  `json:"p_lower,omitempty"`
+	// Witness shows the sufficient condition fails at Upper+1.
+	Witness *Pair `json:"witness,omitempty"`
+}
+
+func (v *Verdict) settle() {
+	v.Exact = v.Lower == v.Upper
+	v.F = v.Lower
+	if v.NecessaryMax > v.Upper {
+		v.Undecided = fmt.Sprintf("F = %d..%d not decided by theory", v.Upper+1, v.NecessaryMax)
+		if v.Upper+1 == v.NecessaryMax {
+			v.Undecided = fmt.Sprintf("F = %d not decided by theory", v.NecessaryMax)
+		}
+	}
+}
+
+// ThreatOptions bounds the searches behind the threat verdicts.
+type ThreatOptions struct {
+	Options
+	// Effort caps the search nodes of each decision (0: none, only ctx).
+	// A capped verdict keeps its proven bounds and reports Exact false.
+	Effort int64
+}
+
+// TotalVerdict computes the largest F with D (F+1,F+1)-robust, given ρ and
+// the largest s at ρ. (r+s−1)-robust implies (r,s)-robust (Lemma 5 of
+// doc.go), so F+1 ≤ ⌊(ρ+1)/2⌋ is free; F+1 ≤ ρ is
+// necessary; the F in between are decided by (r,r) checks, top down.
+func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult, opt ThreatOptions) Verdict {
+	v := Verdict{Model: Total, Sufficient: "(F+1,F+1)-robust", Necessary: "(F+1,F+1)-robust", Strength: "necessary and sufficient"}
+	rho := rr.Upper
+	v.Upper = rho - 1
+	v.Lower = (rr.Lower+1)/2 - 1
+	if rr.Lower == 0 {
+		v.Lower = -1
+	}
+	if sr.R == rho && rho >= 1 {
+		if sr.Exact && sr.S >= rho {
+			v.Lower = rho - 1
+		} else if sr.Upper < rho && sr.Witness != nil {
+			// |X1|+|X2| ≤ ρ−1 with neither set fully reachable: not (ρ,ρ)-robust.
+			v.Upper, v.Witness = rho-2, sr.Witness
+		}
+	}
+	// Decide F = Upper, Upper−1, … by (F+1,F+1) checks until one holds.
+	for f := v.Upper; f > v.Lower && ctx.Err() == nil; f-- {
+		res := check(ctx, g, f+1, f+1, opt)
+		if !res.Decided {
+			break
+		}
+		if res.Holds {
+			v.Lower = f
+			break
+		}
+		v.Upper, v.Witness = f-1, res.Witness
+	}
+	v.NecessaryMax = v.Upper
+	v.settle()
+	return v
+}
+
+// check is Check with an effort cap.
+func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions) CheckResult {
+	n := g.N()
+	if n == 1 || g.MinInDegree() >= n/2+r-1 {
+		return CheckResult{Holds: true, Decided: true}
+	}
+	if n > maxEngineNodes {
+		return CheckResult{}
+	}
+	o := decide(ctx, &instance{g: g, t: needs(g, r), budget: min(s-1, n-2)}, opt.workers(), opt.Effort, nil)
+	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
+	if o.found {
+		res.Witness = pairFrom(o)
+	}
+	return res
+}
+
+// LocalVerdict reads the F-local bounds off ρ: (2F+1)-robust suffices,
+// (F+1)-robust is necessary.
+func LocalVerdict(rr RResult) Verdict {
+	v := Verdict{Model: Local, Sufficient: "(2F+1)-robust", Necessary: "(F+1)-robust", Strength: "sufficient; (F+1)-robust necessary"}
+	v.Lower = (rr.Lower+1)/2 - 1
+	v.Upper = (rr.Upper+1)/2 - 1
+	v.NecessaryMax = rr.Upper - 1
+	if rr.Lower == 0 {
+		v.Lower = -1
+	}
+	if rr.Upper == 0 {
+		v.Upper = -1
+	}
+	v.Witness = rr.Witness
+	v.settle()
+	return v
+}
+
+// ratio returns max over the nodes of the pair of |N_i \ S_k| / d_i (0 for
+// a node with no in-neighbour): the pair shows D is not p-fraction robust
+// for any p above it.
+func ratio(g *graph.Digraph, p Pair) *big.Rat {
+	best := new(big.Rat)
+	for _, set := range [][]int{p.S1, p.S2} {
+		in := make(map[int]bool, len(set))
+		for _, v := range set {
+			in[v] = true
+		}
+		for _, i := range set {
+			d := g.InDegree(i)
+			if d == 0 {
+				continue
+			}
+			out := 0
+			for _, u := range g.In(i) {
+				if !in[int(u)] {
+					out++
+				}
+			}
+			if q := big.NewRat(int64(out), int64(d)); q.Cmp(best) > 0 {
+				best = q
+			}
+		}
+	}
+	return best
+}
+
+// fractionNeeds is needs for p-fraction reachability: node i is reachable
+// iff d_i > 0 and |N_i \ S| ≥ p·d_i, i.e. ≥ ⌈p·d_i⌉.
+func fractionNeeds(g *graph.Digraph, p *big.Rat) []int32 {
+	t := make([]int32, g.N())
+	num, den := p.Num().Int64(), p.Denom().Int64()
+	for v := range t {
+		d := int64(g.InDegree(v))
+		if d == 0 {
+			t[v] = 0 // never reachable: stuck in any set
+			continue
+		}
+		r := max((num*d+den-1)/den, 1)
+		t[v] = int32(d - r + 1)
+	}
+	return t
+}
+
+// FractionVerdict computes p*, the largest p for which D is p-fraction
+// robust (every pair has a node with at least a p fraction of its
+// in-neighbours outside its set), top down from witness pairs. The f-fraction
+// local model is tolerated for f < p*/2 and fails for f ≥ p*.
+func FractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt ThreatOptions) Verdict {
+	v := Verdict{Model: Fraction, Sufficient: "p-fraction robust with p > 2f", Necessary: "p-fraction robust for some p > f", Strength: "sufficient for f < p/2; fails for f ≥ p"}
+	var up *big.Rat
+	var wit *Pair
+	for _, p := range append(trivialPairs(g), derefs(rr.Witness)...) {
+		if q := ratio(g, p); up == nil || q.Cmp(up) < 0 {
+			up, wit = q, &p
+		}
+	}
+	if up == nil {
+		up = big.NewRat(1, 1) // n = 1: no pair at all
+	}
+	// Every pair has a node with ≥ ρ in-neighbours across, out of at most
+	// Δ_max: p* ≥ ρ/Δ_max.
+	lo := new(big.Rat)
+	if dmax := maxInDegree(g); dmax > 0 && rr.Lower > 0 {
+		lo.SetFrac64(int64(rr.Lower), int64(dmax))
+	}
+	if lo.Cmp(up) > 0 || g.N() == 1 {
+		lo.Set(up)
+	}
+	// p* is the ratio of some pair, so one of the fractions k/d with d an
+	// in-degree; bisect over those in (lo, up]. A decision at p either
+	// finds a pair (p* ≤ its ratio < p) or proves p-fraction robustness.
+	var cands []*big.Rat
+	seen := map[string]bool{}
+	for u := 0; u < g.N(); u++ {
+		d := g.InDegree(u)
+		for k := 1; k <= d; k++ {
+			q := big.NewRat(int64(k), int64(d))
+			if q.Cmp(lo) > 0 && q.Cmp(up) <= 0 && !seen[q.RatString()] {
+				seen[q.RatString()] = true
+				cands = append(cands, q)
+			}
+		}
+	}
+	slices.SortFunc(cands, func(a, b *big.Rat) int { return a.Cmp(b) })
+	for lo.Cmp(up) < 0 && ctx.Err() == nil && g.N() <= maxEngineNodes {
+		i := sort.Search(len(cands), func(i int) bool { return cands[i].Cmp(lo) > 0 })
+		j := sort.Search(len(cands), func(j int) bool { return cands[j].Cmp(up) > 0 })
+		if i >= j {
+			break
+		}
+		mid := cands[(i+j)/2]
+		o := decide(ctx, &instance{g: g, t: fractionNeeds(g, mid)}, opt.workers(), opt.Effort, nil)
+		if o.found {
+			p := pairFrom(o)
+			up, wit = ratio(g, *p), p
+			continue
+		}
+		if !o.complete {
+			break
+		}
+		lo = mid
+	}
+	v.Exact = lo.Cmp(up) >= 0
+	f, _ := up.Float64()
+	v.P, v.PValue, v.Witness, v.PLower = up.RatString(), f, wit, lo.RatString()
+	if !v.Exact {
+		v.Undecided = "p* not proven: p is an upper bound, p_lower a lower bound"
+	}
+	return v
+}
+
+func maxInDegree(g *graph.Digraph) int {
+	m := 0
+	for v := 0; v < g.N(); v++ {
+		m = max(m, g.InDegree(v))
+	}
+	return m
+}
+
+func derefs(p *Pair) []Pair {
+	if p == nil {
+		return nil
+	}
+	return []Pair{*p}
+}
+
+// ByzantineVerdict computes the largest F such that removing any set of at
+// most F nodes leaves a (F+1)-robust network. D (2F+1)-robust implies it (a
+// pair violating (F+1)-robustness of D − B has each node with at most
+// F + |N_i ∩ B| ≤ 2F in-neighbours across in D), so F ≥ ⌊(ρ−1)/2⌋ is free;
+// F ≤ F_total is necessary. Each F in between costs one search over
+// (S1, S2, B) with B as shared helpers; exponential, bounded by ctx and
+// opt.Effort.
+func ByzantineVerdict(ctx context.Context, g *graph.Digraph, rr RResult, total Verdict, opt ThreatOptions) Verdict {
+	v := Verdict{Model: Byzantine, Sufficient: "D − B (F+1)-robust for every |B| ≤ F", Necessary: "(F+1,F+1)-robust", Strength: "sufficient; (F+1,F+1)-robust necessary"}
+	v.Lower = (rr.Lower+1)/2 - 1
+	if rr.Lower == 0 {
+		v.Lower = -1
+	}
+	v.Upper = total.Upper
+	v.NecessaryMax = total.Upper
+	n := g.N()
+	for f := v.Upper; f > v.Lower && ctx.Err() == nil && n <= maxEngineNodes; f-- {
+		if f == 0 {
+			// Nothing removed: 1-robustness itself.
+			if rr.Lower >= 1 {
+				v.Lower = 0
+			}
+			break
+		}
+		o := decide(ctx, &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers}, opt.workers(), opt.Effort, nil)
+		if o.found {
+			v.Upper, v.Witness = f-1, pairFrom(o)
+			continue
+		}
+		if o.complete {
+			v.Lower = f
+		}
+		break
+	}
+	v.settle()
+	return v
+}
+
+// SignedVerdict is the Byzantine-with-non-equivocation verdict: the F-total
+// malicious one.
+func SignedVerdict(total Verdict) Verdict {
+	v := total
+	v.Model = ByzantineSigned
+	v.Strength = "necessary and sufficient (signed values reduce Byzantine to malicious)"
+	return v
+}
+
+// Tolerance gathers the verdicts.
+type Tolerance struct {
+	Total           Verdict `json:"total"`
+	Local           Verdict `json:"local"`
+	Fraction        Verdict `json:"fraction"`
+	Byzantine       Verdict `json:"byzantine"`
+	ByzantineSigned Verdict `json:"byzantine_signed"`
+}
+
+// Report is the full analysis of a topology.
+type Report struct {
+	Nodes, Arcs int
+	R           RResult
+	S           SResult
+	Tolerates   Tolerance
+}
+
+// Analyze computes ρ, the largest s at ρ and every threat verdict. The
+// robustness values run until exact or ctx ends; each threat search is
+// also capped by topt.Effort.
+func Analyze(ctx context.Context, g *graph.Digraph, topt ThreatOptions) (Report, error) {
+	rep := Report{Nodes: g.N(), Arcs: g.M()}
+	var err error
+	if rep.R, err = MaxR(ctx, g, topt.Options); err != nil {
+		return rep, err
+	}
+	rep.S = MaxSAt(ctx, g, rep.R, topt.Options)
+	t := &rep.Tolerates
+	t.Local = LocalVerdict(rep.R)
+	t.Total = TotalVerdict(ctx, g, rep.R, rep.S, topt)
+	t.ByzantineSigned = SignedVerdict(t.Total)
+	t.Fraction = FractionVerdict(ctx, g, rep.R, topt)
+	t.Byzantine = ByzantineVerdict(ctx, g, rep.R, t.Total, topt)
+	return rep, nil
+}
+
+// Tolerates decides one (model, F) question: whether the sufficient
+// condition holds (ok), whether the necessary one fails (refuted), or
+// neither; decided is false when ctx ended first. The witness shows the
+// condition that failed.
+func Tolerates(ctx context.Context, g *graph.Digraph, m Model, f int, opt Options) (ok, refuted, decided bool, why string, w *Pair, err error) {
+	if f < 0 {
+		return false, false, false, "", nil, fmt.Errorf("topology: F = %d, want F ≥ 0", f)
+	}
+	topt := ThreatOptions{Options: opt}
+	switch m {
+	case Total, ByzantineSigned:
+		res := check(ctx, g, f+1, f+1, topt)
+		if !res.Decided {
+			return false, false, false, "", nil, nil
+		}
+		if res.Holds {
+			return true, false, true, fmt.Sprintf("(%d,%d)-robust: necessary and sufficient", f+1, f+1), nil, nil
+		}
+		return false, true, true, fmt.Sprintf("not (%d,%d)-robust, which is necessary", f+1, f+1), res.Witness, nil
+	case Local:
+		nec := check(ctx, g, f+1, 1, topt)
+		if !nec.Decided {
+			return false, false, false, "", nil, nil
+		}
+		if !nec.Holds {
+			return false, true, true, fmt.Sprintf("not %d-robust, which is necessary", f+1), nec.Witness, nil
+		}
+		suf := check(ctx, g, 2*f+1, 1, topt)
+		if !suf.Decided {
+			return false, false, false, "", nil, nil
+		}
+		if suf.Holds {
+			return true, false, true, fmt.Sprintf("%d-robust: sufficient", 2*f+1), nil, nil
+		}
+		return false, false, true, fmt.Sprintf("%d-robust (necessary) but not %d-robust (sufficient): not decided by theory", f+1, 2*f+1), suf.Witness, nil
+	case Byzantine:
+		nec := check(ctx, g, f+1, f+1, topt)
+		if !nec.Decided {
+			return false, false, false, "", nil, nil
+		}
+		if !nec.Holds {
+			return false, true, true, fmt.Sprintf("not (%d,%d)-robust, which is necessary", f+1, f+1), nec.Witness, nil
+		}
+		n := g.N()
+		if f == 0 || n-f < 2 {
+			return true, false, true, fmt.Sprintf("(%d,%d)-robust", f+1, f+1), nil, nil
+		}
+		if n > maxEngineNodes {
+			return false, false, false, "", nil, nil
+		}
+		o := decide(ctx, &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers}, opt.workers(), 0, nil)
+		if !o.complete {
+			return false, false, false, "", nil, nil
+		}
+		if o.found {
+			return false, false, true, fmt.Sprintf("removing %d nodes leaves a network that is not %d-robust: sufficient condition fails, necessary holds; not decided by theory", len(o.removed), f+1), pairFrom(o), nil
+		}
+		return true, false, true, fmt.Sprintf("every normal network after removing ≤ %d nodes is %d-robust: sufficient", f, f+1), nil, nil
+	case Fraction:
+		return false, false, false, "", nil, fmt.Errorf("topology: the fraction model takes a fraction, not an F; see FractionVerdict")
+	}
+	return false, false, false, "", nil, fmt.Errorf("topology: unknown model %q", m)
+}
