@@ -2,13 +2,12 @@ package rdmafabric_test
 
 import (
 	"context"
-	"encoding/binary"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/wmsr/wmsr/agent"
 	"github.com/wmsr/wmsr/agent/broker"
+	"github.com/wmsr/wmsr/agent/fabrictest"
 	"github.com/wmsr/wmsr/agent/mqttfabric"
 	"github.com/wmsr/wmsr/agent/mqtttopic"
 	"github.com/wmsr/wmsr/attest"
@@ -21,8 +20,6 @@ import (
 // processes is benchmarked in rdma.
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./agent/rdmafabric/
-
-const frameSize = 64
 
 type pairFunc func(b *testing.B, inboxCap int) (pub, sub agent.Fabric)
 
@@ -81,75 +78,19 @@ func mqttPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
 	return p, s
 }
 
-func reportLatency(b *testing.B, lat []time.Duration) {
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
-}
-
 // BenchmarkLatency: one 64-byte value at a time, Publish to delivery in
 // the subscriber's Inbox (one way).
 func BenchmarkLatency(b *testing.B) {
 	fabrics(b, func(b *testing.B, pair pairFunc) {
 		pub, sub := pair(b, 0)
-		payload := make([]byte, frameSize)
-		lat := make([]time.Duration, 0, b.N)
-		ctx := context.Background()
-		b.ResetTimer()
-		for i := range b.N {
-			binary.BigEndian.PutUint64(payload, uint64(i))
-			start := time.Now()
-			if err := pub.Publish(ctx, payload); err != nil {
-				b.Fatal(err)
-			}
-			for {
-				select {
-				case d := <-sub.Inbox():
-					if binary.BigEndian.Uint64(d.Envelope) != uint64(i) {
-						continue // a straggler of an earlier iteration
-					}
-				case <-time.After(5 * time.Second):
-					b.Fatalf("value %d lost", i)
-				}
-				break
-			}
-			lat = append(lat, time.Since(start))
-		}
-		b.StopTimer()
-		reportLatency(b, lat)
+		fabrictest.BenchLatency(b, pub, sub)
 	})
 }
 
-// BenchmarkThroughput: 64-byte values pipelined with at most window in
-// flight (so that neither the Inbox nor the medium drops), messages/s.
+// BenchmarkThroughput: 64-byte values pipelined, messages/s.
 func BenchmarkThroughput(b *testing.B) {
-	const window = 256
 	fabrics(b, func(b *testing.B, pair pairFunc) {
-		pub, sub := pair(b, 4*window)
-		payload := make([]byte, frameSize)
-		ctx := context.Background()
-		got := 0
-		recv := func(i int) {
-			select {
-			case <-sub.Inbox():
-				got++
-			case <-time.After(5 * time.Second):
-				b.Fatalf("stalled at %d/%d: %+v", got, i, sub.Stats())
-			}
-		}
-		b.ResetTimer()
-		start := time.Now()
-		for i := range b.N {
-			for i-got >= window {
-				recv(i)
-			}
-			if err := pub.Publish(ctx, payload); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for got < b.N {
-			recv(b.N)
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		pub, sub := pair(b, 4*fabrictest.BenchWindow)
+		fabrictest.BenchThroughput(b, pub, sub)
 	})
 }
