@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wmsr/wmsr/attest"
+)
+
+// softBanner is printed by keygen: the soft backend protects nothing.
+const softBanner = `
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! SOFT BACKEND: NO HARDWARE PROTECTION.                                !!
+!! Keys are ordinary files and process memory. Anyone who can read them !!
+!! can impersonate this agent (or, for the CA key, admit any member).   !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+`
+
+func newKeygenCmd() *cobra.Command {
+	var caOut, caFile, outDir, binary string
+	var id, epoch uint64
+	var validFor time.Duration
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Soft backend: generate a fleet CA key or an agent identity with a CA statement",
+		Long: `keygen generates soft-backend key material. The soft backend gives NO
+hardware protection: keys are plain files (mode 0600) and process memory.
+
+  wmsr-agent keygen --ca-out fleet-ca.pem
+      writes the fleet CA private key (PKCS #8 PEM) and fleet-ca.pem.pub
+      (hex Ed25519 public key, for the admission policy's soft.ca_public_keys).
+
+  wmsr-agent keygen --id 3 --epoch 1 --ca fleet-ca.pem --out DIR
+      writes DIR/agent-3.seed (the key seed, hex) and
+      DIR/agent-3-epoch-1.statement (the CA-signed statement binding id,
+      epoch, public keys and the hash of --binary, default this executable).
+
+An identity must never be used for two runs under the same epoch (envelope
+counters would repeat): generate a new identity with a higher --epoch for
+every start. Existing files are not overwritten unless --force.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprint(cmd.ErrOrStderr(), softBanner)
+			switch {
+			case caOut != "" && (caFile != "" || outDir != "" || id != 0):
+				return usagef("--ca-out is exclusive with --id/--ca/--out")
+			case caOut != "":
+				return keygenCA(cmd.OutOrStdout(), caOut, force)
+			case caFile == "" || outDir == "":
+				return usagef("need --ca-out FILE, or --id, --epoch, --ca and --out")
+			case id == 0:
+				return usagef("--id: member ids start at 1")
+			case epoch == 0:
+				return usagef("--epoch: epochs start at 1")
+			case validFor <= 0:
+				return usagef("--valid-for %v is not positive", validFor)
+			}
+			return keygenAgent(cmd.OutOrStdout(), attest.MemberID(id), attest.Epoch(epoch), caFile, outDir, binary, validFor, force)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&caOut, "ca-out", "", "write a new fleet CA private key to this file")
+	f.StringVar(&caFile, "ca", "", "fleet CA private key file (from --ca-out)")
+	f.StringVar(&outDir, "out", "", "directory for the agent's seed and statement")
+	f.Uint64Var(&id, "id", 0, "agent member id (≥ 1)")
+	f.Uint64Var(&epoch, "epoch", 1, "identity epoch (≥ 1; higher than any used before)")
+	f.StringVar(&binary, "binary", "", "agent binary whose hash the statement certifies (default: this executable)")
+	f.DurationVar(&validFor, "valid-for", 30*24*time.Hour, "statement validity")
+	f.BoolVar(&force, "force", false, "overwrite existing files")
+	return cmd
+}
+
+func keygenCA(out io.Writer, path string, force bool) error {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	ca, err := attest.NewFleetCA(priv)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	if err := writeSecret(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), force); err != nil {
+		return err
+	}
+	pub := hex.EncodeToString(ca.PublicKey())
+	if err := writeSecret(path+".pub", []byte(pub+"\n"), force); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "fleet CA key: %s\nfleet CA public key: %s (%s.pub)\n", path, pub, path)
+	return nil
+}
+
+func loadCA(path string) (*attest.FleetCA, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--ca: %w", err)}
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, usagef("--ca: %s holds no PEM PRIVATE KEY", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, usagef("--ca: %s: %v", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, usagef("--ca: %s is not an Ed25519 key", path)
+	}
+	return attest.NewFleetCA(priv)
+}
+
+func keygenAgent(out io.Writer, id attest.MemberID, epoch attest.Epoch, caFile, dir, binary string, validFor time.Duration, force bool) error {
+	ca, err := loadCA(caFile)
+	if err != nil {
+		return err
+	}
+	if binary == "" {
+		if binary, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	bf, err := os.Open(binary)
+	if err != nil {
+		return usageError{fmt.Errorf("--binary: %w", err)}
+	}
+	hash, err := attest.HashBinary(bf)
+	bf.Close()
+	if err != nil {
+		return err
+	}
+	// The seed is what NewSoftBackend reads its keys from (Ed25519 seed
+	// then X25519 key); storing it is what lets a later process hold the
+	// same keys.
+	seed := make([]byte, ed25519.SeedSize+32)
+	if _, err := io.ReadFull(rand.Reader, seed); err != nil {
+		return err
+	}
+	b, err := attest.NewSoftBackend(id, epoch, hash, bytes.NewReader(seed))
+	if err != nil {
+		return err
+	}
+	st, err := ca.Issue(b.CertRequest(), time.Now().Add(validFor))
+	if err != nil {
+		return err
+	}
+	if err := b.Install(st); err != nil {
+		return err
+	}
+	enc, err := st.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	seedPath := filepath.Join(dir, fmt.Sprintf("agent-%d.seed", id))
+	stPath := filepath.Join(dir, fmt.Sprintf("agent-%d-epoch-%d.statement", id, epoch))
+	if err := writeSecret(seedPath, []byte(hex.EncodeToString(seed)+"\n"), force); err != nil {
+		return err
+	}
+	clear(seed)
+	if err := writeSecret(stPath, enc, force); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "agent %d epoch %d: seed %s, statement %s (binary sha256 %x, valid until %s)\n",
+		id, epoch, seedPath, stPath, hash, time.Unix(st.NotAfter, 0).UTC().Format(time.RFC3339))
+	return nil
+}
+
+// writeSecret writes data to path with mode 0600, refusing to overwrite
+// unless force.
+func writeSecret(path string, data []byte, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return usagef("%s exists (use --force to overwrite)", path)
+	}
+	if err != nil {
+		return err
+	}
+	// An existing file opened with --force keeps its mode: tighten it.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
