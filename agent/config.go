@@ -35,8 +35,30 @@ type Config struct {
 	// Channel is the attest broadcast channel of values.
 	Channel uint64
 
-	// Initial is the agent's value before round 0. It must be finite.
-	Initial float64
+	// Initial is the agent's state before round 0: one value for scalar
+	// consensus (an altitude, a clock offset), or a vector of up to MaxDim
+	// coordinates (a rendezvous point), trimmed coordinate by coordinate
+	// (see wmsr.UpdateVec for what that guarantees). All finite. Its
+	// length is the state's dimension; every agent of a fleet must use the
+	// same one (a neighbour's value of another dimension is "bad_payload").
+	Initial []float64
+
+	// DP, if not nil, makes the agent a double integrator driven by the
+	// DP-MSR controller (wmsr.DP: second-order dynamics, positions
+	// exchanged and trimmed, velocities private) instead of first-order
+	// W-MSR. Its sampling period T is in the units the caller chooses
+	// (usually Period in seconds).
+	DP *wmsr.DP
+	// Velocity is the initial velocity under DP (default zero); same
+	// dimension as Initial.
+	Velocity []float64
+
+	// Unauthenticated sends values without attest envelopes: no
+	// signature, no counter, no sender authentication. Any process that
+	// can publish on the fabric can then impersonate any agent. It exists
+	// only as the baseline that measures what signing costs
+	// (BENCHMARKS.md); wmsr-agent has no setting for it.
+	Unauthenticated bool
 
 	// Scope is the W-MSR trimming budget: wmsr.Total(F) (F-total or
 	// F-local with one F for all), wmsr.Local (per node; Node indexes it)
@@ -91,6 +113,10 @@ func DefaultConfig() Config {
 // F returns the number of values this agent trims on each side.
 func (c *Config) F() int { return c.Scope.F(c.Node, len(c.Neighbours)) }
 
+// fLive is F for the live in-degree d: a neighbour declared dead is out of
+// the in-neighbour set, and a fraction scope trims ⌊f·d⌋ of what is left.
+func (c *Config) fLive(d int) int { return c.Scope.F(c.Node, d) }
+
 // Validate reports the first problem with c, wrapping ErrConfig.
 func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {
@@ -109,8 +135,31 @@ func (c *Config) Validate() error {
 		}
 		seen[n] = true
 	}
-	if math.IsNaN(c.Initial) || math.IsInf(c.Initial, 0) {
-		return bad("initial value %v is not finite", c.Initial)
+	if d := len(c.Initial); d < 1 || d > MaxDim {
+		return bad("initial state has dimension %d, want 1..%d", d, MaxDim)
+	}
+	for i, v := range c.Initial {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return bad("initial state[%d] = %v is not finite", i, v)
+		}
+	}
+	if c.Velocity != nil {
+		if c.DP == nil {
+			return bad("initial velocity without DP dynamics")
+		}
+		if len(c.Velocity) != len(c.Initial) {
+			return bad("velocity has dimension %d, the state %d", len(c.Velocity), len(c.Initial))
+		}
+		for i, v := range c.Velocity {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return bad("velocity[%d] = %v is not finite", i, v)
+			}
+		}
+	}
+	if c.DP != nil {
+		if _, err := wmsr.NewDP(c.DP.A, c.DP.B, c.DP.T); err != nil {
+			return bad("%v", err)
+		}
 	}
 	if c.Scope == nil {
 		return bad("no scope (use wmsr.Total, wmsr.Local or wmsr.Fraction)")

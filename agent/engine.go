@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,9 @@ const (
 	// ReasonQuarantined: an envelope from a neighbour this engine caught
 	// equivocating (see Config.KeepEquivocators).
 	ReasonQuarantined = "quarantined"
+	// ReasonNotLive: an authentic value from a neighbour membership
+	// declared dead (Engine.SetAlive).
+	ReasonNotLive = "not_live"
 )
 
 // RejectReasons returns every reason label an Engine can report, so that
@@ -40,7 +45,7 @@ func RejectReasons() []string {
 	for _, r := range attest.Reasons() {
 		out = append(out, r.String())
 	}
-	return append(out, ReasonStaleRound, ReasonFutureRound, ReasonBadPayload, ReasonWrongKind, ReasonQuarantined)
+	return append(out, ReasonStaleRound, ReasonFutureRound, ReasonBadPayload, ReasonWrongKind, ReasonQuarantined, ReasonNotLive)
 }
 
 // ErrRound is wrapped by Begin and End when called out of order.
@@ -83,9 +88,16 @@ type RoundReport struct {
 	// Used is the number of neighbour values the update used (sent within
 	// the last D rounds); Omissions the number of neighbours without one.
 	Used, Omissions int
-	// Min, Max and Disagreement (Max − Min) are over own and the used
-	// values: the spread this agent saw, before trimming.
+	// Removed is the number of neighbours declared dead (out of the
+	// in-neighbour set, not omissions).
+	Removed int
+	// Min and Max are over own and the used values (first coordinate);
+	// Disagreement is the largest spread over the coordinates: what this
+	// agent saw, before trimming.
 	Min, Max, Disagreement float64
+	// State is the state after the update when its dimension is above 1
+	// (Value is its first coordinate).
+	State []float64
 	// Accepted and Rejected count the envelopes delivered since the
 	// previous End (by reason); CounterGaps sums attest's Omitted over
 	// the accepted ones.
@@ -111,11 +123,31 @@ type Delegate interface {
 	NotifyEvidence(attest.Evidence)
 }
 
-// pending is a value sealed for a round the engine has not begun yet.
-type pending struct {
+// slot is what the engine holds of one in-neighbour: its newest value (the
+// bounded-delay variant keeps the newest value sent within D rounds, as
+// wmsr.DelayBuffer does for scalars) and one value sealed for a round not
+// begun yet.
+type slot struct {
 	have  bool
 	round uint64
-	value float64
+	val   []float64
+
+	early      bool
+	earlyRound uint64
+	earlyVal   []float64
+
+	// dead: membership declared the neighbour dead; it is out of the
+	// in-neighbour set until it is admitted or declared alive again.
+	dead bool
+}
+
+// observe keeps (round, v) if it is not older than what the slot holds.
+func (s *slot) observe(round uint64, v []float64) {
+	if s.have && round < s.round {
+		return
+	}
+	s.have, s.round = true, round
+	s.val = append(s.val[:0], v...)
 }
 
 // Engine is the deterministic core of an agent: it seals this agent's
@@ -135,14 +167,14 @@ type Engine struct {
 	sender *attest.Sender
 	recv   *attest.Receiver
 	index  map[attest.MemberID]int
-	buf    *wmsr.DelayBuffer
-	early  []pending
+	slots  []slot
 	quar   map[attest.MemberID]bool
 
-	value   float64
-	round   uint64
-	started bool // Begin was called at least once
-	open    bool // between Begin and End
+	state    []float64
+	velocity []float64 // DP only
+	round    uint64
+	started  bool // Begin was called at least once
+	open     bool // between Begin and End
 
 	accepted    int
 	rejected    map[string]int
@@ -153,41 +185,58 @@ type Engine struct {
 	evidenceSeen  map[string]bool
 	evidenceTotal uint64
 
-	scratch []float64
+	decoded []float64   // DecodeRoundState buffer
+	column  []float64   // one coordinate of the used values
+	used    [][]float64 // the used neighbour states of a round
+	next    []float64
 }
 
 // NewEngine returns an engine for cfg.ID, sealing with self (whose ID must
 // be cfg.ID) and accepting the neighbours' envelopes according to their
 // admitted member records, which members must include (records of other
-// members are ignored: their envelopes are "unknown_sender").
+// members are ignored: their envelopes are "unknown_sender"). With
+// cfg.Unauthenticated, self and members are not used and may be nil.
 func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if self == nil || self.ID() != cfg.ID {
+	if !cfg.Unauthenticated && (self == nil || self.ID() != cfg.ID) {
 		return nil, fmt.Errorf("%w: identity is not member %d", ErrConfig, cfg.ID)
 	}
 	if cfg.MaxEvidence == 0 {
 		cfg.MaxEvidence = DefaultMaxEvidence
 	}
-	cfg.Neighbours = append([]attest.MemberID(nil), cfg.Neighbours...)
+	cfg.Neighbours = slices.Clone(cfg.Neighbours)
+	cfg.Initial = slices.Clone(cfg.Initial)
+	dim := len(cfg.Initial)
 	e := &Engine{
 		cfg:          cfg,
 		log:          cfg.Logger,
 		index:        make(map[attest.MemberID]int, len(cfg.Neighbours)),
-		buf:          wmsr.NewDelayBuffer(len(cfg.Neighbours)),
-		early:        make([]pending, len(cfg.Neighbours)),
+		slots:        make([]slot, len(cfg.Neighbours)),
 		quar:         map[attest.MemberID]bool{},
-		value:        cfg.Initial,
+		state:        slices.Clone(cfg.Initial),
 		rejected:     map[string]int{},
 		evidenceSeen: map[string]bool{},
-		scratch:      make([]float64, 0, len(cfg.Neighbours)),
+		decoded:      make([]float64, 0, MaxDim),
+		column:       make([]float64, 0, len(cfg.Neighbours)),
+		used:         make([][]float64, 0, len(cfg.Neighbours)),
+		next:         make([]float64, dim),
+	}
+	if cfg.DP != nil {
+		e.velocity = make([]float64, dim)
+		copy(e.velocity, cfg.Velocity)
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	for i, n := range cfg.Neighbours {
 		e.index[n] = i
+		e.slots[i].val = make([]float64, 0, dim)
+		e.slots[i].earlyVal = make([]float64, 0, dim)
+	}
+	if cfg.Unauthenticated {
+		return e, nil
 	}
 	var err error
 	if e.sender, err = attest.NewBroadcastSender(self, cfg.Channel, nil); err != nil {
@@ -215,6 +264,55 @@ func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Eng
 	return e, nil
 }
 
+// UpdateMember applies a neighbour's newly admitted record, typically of a
+// higher epoch after the neighbour restarted: from then on only envelopes
+// of that epoch are accepted (earlier ones are "stale"), and the counters
+// start afresh. Records of non-neighbours are ignored (false, nil); an
+// older epoch than the current record is refused (attest.ErrStale).
+func (e *Engine) UpdateMember(m attest.Member) (bool, error) {
+	if _, ok := e.index[m.ID]; !ok || e.cfg.Unauthenticated {
+		return false, nil
+	}
+	if err := e.recv.AddMember(m); err != nil {
+		return false, fmt.Errorf("agent: member %d epoch %d: %w", m.ID, m.Epoch, err)
+	}
+	return true, nil
+}
+
+// SetAlive records what membership says about a neighbour. A dead
+// neighbour is out of the in-neighbour set: its held value is forgotten,
+// it does not count as an omission, F is computed on the live in-degree
+// (for fraction scopes), and its envelopes are refused as "not_live" until
+// it is declared alive again. It reports whether id is a neighbour whose
+// state changed.
+func (e *Engine) SetAlive(id attest.MemberID, alive bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k, ok := e.index[id]
+	if !ok || e.slots[k].dead == !alive {
+		return false
+	}
+	s := &e.slots[k]
+	s.dead = !alive
+	if s.dead {
+		s.have, s.early = false, false
+	}
+	return true
+}
+
+// Live returns the neighbours not declared dead, in configuration order.
+func (e *Engine) Live() []attest.MemberID {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []attest.MemberID
+	for k, n := range e.cfg.Neighbours {
+		if !e.slots[k].dead {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Config returns the engine's configuration.
 func (e *Engine) Config() Config {
 	c := e.cfg
@@ -222,11 +320,19 @@ func (e *Engine) Config() Config {
 	return c
 }
 
-// Value returns the agent's current value.
+// Value returns the agent's current value (the first coordinate of a
+// vector state).
 func (e *Engine) Value() float64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.value
+	return e.state[0]
+}
+
+// State returns a copy of the agent's current state.
+func (e *Engine) State() []float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.state)
 }
 
 // Round returns the last round begun and whether any was.
@@ -267,7 +373,7 @@ func (e *Engine) Quarantined() []attest.MemberID {
 }
 
 // Begin starts round t and returns the envelope to publish: this agent's
-// current value sealed for round t. t must be higher than the previous
+// current state sealed for round t. t must be higher than the previous
 // round, and the previous round must have ended.
 func (e *Engine) Begin(t uint64) ([]byte, error) {
 	e.mu.Lock()
@@ -278,26 +384,33 @@ func (e *Engine) Begin(t uint64) ([]byte, error) {
 	if e.started && t <= e.round {
 		return nil, fmt.Errorf("%w: Begin(%d) after round %d", ErrRound, t, e.round)
 	}
-	payload, err := AppendRoundValue(make([]byte, 0, RoundValueSize), RoundValue{Round: t, Value: e.value})
-	if err != nil {
-		return nil, err // cannot happen: the value is always finite
+	var env []byte
+	if e.cfg.Unauthenticated {
+		env = appendPlainHeader(make([]byte, 0, plainHeaderSize+RoundStateSize(len(e.state))), e.cfg.ID)
 	}
-	env, err := e.sender.Seal(nil, KindRoundValue, payload)
+	payload, err := AppendRoundState(env, RoundState{Round: t, State: e.state})
 	if err != nil {
-		return nil, fmt.Errorf("agent: seal round %d: %w", t, err)
+		return nil, err // cannot happen: the state is always finite
+	}
+	if !e.cfg.Unauthenticated {
+		if env, err = e.sender.Seal(nil, KindRoundValue, payload); err != nil {
+			return nil, fmt.Errorf("agent: seal round %d: %w", t, err)
+		}
+	} else {
+		env = payload
 	}
 	e.round, e.started, e.open = t, true, true
-	for k := range e.early {
-		p := &e.early[k]
+	for k := range e.slots {
+		s := &e.slots[k]
 		switch {
-		case !p.have:
-		case p.round <= t:
-			e.buf.Observe(k, int(p.round), p.value)
-			p.have = false
-		case p.round > t+1:
+		case !s.early:
+		case s.earlyRound <= t:
+			s.observe(s.earlyRound, s.earlyVal)
+			s.early = false
+		case s.earlyRound > t+1:
 			// Delivered before the first Begin, for a round this far
 			// ahead: a future_round value, dropped.
-			p.have = false
+			s.early = false
 		}
 	}
 	return env, nil
@@ -327,28 +440,42 @@ func (e *Engine) Deliver(d Delivery) Outcome {
 
 func (e *Engine) deliver(d Delivery) Outcome {
 	var o Outcome
-	if env, err := attest.Parse(d.Envelope); err == nil {
-		o.Sender = env.Sender
-		if e.quar[env.Sender] {
-			o.Reason, o.Err = ReasonQuarantined, fmt.Errorf("agent: member %d is quarantined", env.Sender)
+	var payload []byte
+	if e.cfg.Unauthenticated {
+		var ok bool
+		if o.Sender, payload, ok = parsePlain(d.Envelope); !ok {
+			o.Reason, o.Err = attest.ReasonMalformed.String(), fmt.Errorf("agent: %d-byte unauthenticated frame", len(d.Envelope))
 			return o
 		}
-	}
-	msg, err := e.recv.Open(d.Envelope)
-	if err != nil {
-		o.Reason, o.Err = attest.ReasonOf(err).String(), err
-		var eq *attest.EquivocationError
-		if errors.As(err, &eq) {
-			o.Evidence = e.recordEvidence(eq)
+		if _, ok := e.index[o.Sender]; !ok {
+			o.Reason, o.Err = attest.ReasonUnknownSender.String(), fmt.Errorf("agent: %d is not a neighbour", o.Sender)
+			return o
 		}
-		return o
+	} else {
+		if env, err := attest.Parse(d.Envelope); err == nil {
+			o.Sender = env.Sender
+			if e.quar[env.Sender] {
+				o.Reason, o.Err = ReasonQuarantined, fmt.Errorf("agent: member %d is quarantined", env.Sender)
+				return o
+			}
+		}
+		msg, err := e.recv.Open(d.Envelope)
+		if err != nil {
+			o.Reason, o.Err = attest.ReasonOf(err).String(), err
+			var eq *attest.EquivocationError
+			if errors.As(err, &eq) {
+				o.Evidence = e.recordEvidence(eq)
+			}
+			return o
+		}
+		o.Sender, o.Gap = msg.Sender, msg.Omitted
+		if msg.Kind != KindRoundValue {
+			o.Reason, o.Err = ReasonWrongKind, fmt.Errorf("agent: envelope kind %d, want %d", msg.Kind, KindRoundValue)
+			return o
+		}
+		payload = msg.Payload
 	}
-	o.Sender, o.Gap = msg.Sender, msg.Omitted
-	if msg.Kind != KindRoundValue {
-		o.Reason, o.Err = ReasonWrongKind, fmt.Errorf("agent: envelope kind %d, want %d", msg.Kind, KindRoundValue)
-		return o
-	}
-	rv, err := DecodeRoundValue(msg.Payload)
+	rs, err := DecodeRoundState(payload, e.decoded)
 	if err != nil {
 		o.Reason, o.Err = ReasonBadPayload, err
 		if errors.Is(err, attest.ErrInvalidValue) {
@@ -356,32 +483,42 @@ func (e *Engine) deliver(d Delivery) Outcome {
 		}
 		return o
 	}
-	o.Round, o.Value = rv.Round, rv.Value
-	k, ok := e.index[msg.Sender]
+	if len(rs.State) != len(e.state) {
+		o.Reason, o.Err = ReasonBadPayload, fmt.Errorf("agent: state of dimension %d, want %d", len(rs.State), len(e.state))
+		return o
+	}
+	o.Round, o.Value = rs.Round, rs.State[0]
+	k, ok := e.index[o.Sender]
 	if !ok { // cannot happen: only neighbours are members of the receiver
-		o.Reason, o.Err = attest.ReasonUnknownSender.String(), fmt.Errorf("agent: %d is not a neighbour", msg.Sender)
+		o.Reason, o.Err = attest.ReasonUnknownSender.String(), fmt.Errorf("agent: %d is not a neighbour", o.Sender)
+		return o
+	}
+	s := &e.slots[k]
+	if s.dead {
+		o.Reason, o.Err = ReasonNotLive, fmt.Errorf("agent: neighbour %d is declared dead", o.Sender)
 		return o
 	}
 	if e.started {
-		if e.round >= uint64(e.cfg.D) && rv.Round < e.round-uint64(e.cfg.D) {
-			o.Reason, o.Err = ReasonStaleRound, fmt.Errorf("agent: value for round %d at round %d with D = %d", rv.Round, e.round, e.cfg.D)
+		if e.round >= uint64(e.cfg.D) && rs.Round < e.round-uint64(e.cfg.D) {
+			o.Reason, o.Err = ReasonStaleRound, fmt.Errorf("agent: value for round %d at round %d with D = %d", rs.Round, e.round, e.cfg.D)
 			return o
 		}
-		if rv.Round > e.round+1 {
-			o.Reason, o.Err = ReasonFutureRound, fmt.Errorf("agent: value for round %d at round %d", rv.Round, e.round)
+		if rs.Round > e.round+1 {
+			o.Reason, o.Err = ReasonFutureRound, fmt.Errorf("agent: value for round %d at round %d", rs.Round, e.round)
 			return o
 		}
 	}
 	o.Accepted = true
-	if e.started && rv.Round <= e.round {
-		e.buf.Observe(k, int(rv.Round), rv.Value)
+	if e.started && rs.Round <= e.round {
+		s.observe(rs.Round, rs.State)
 		return o
 	}
 	// Sealed for a round not begun yet (a neighbour whose clock runs a
 	// little ahead): hold the newest until Begin of that round, so that it
 	// does not hide this neighbour's value for the current round.
-	if p := &e.early[k]; !p.have || rv.Round >= p.round {
-		*p = pending{have: true, round: rv.Round, value: rv.Value}
+	if !s.early || rs.Round >= s.earlyRound {
+		s.early, s.earlyRound = true, rs.Round
+		s.earlyVal = append(s.earlyVal[:0], rs.State...)
 	}
 	return o
 }
@@ -408,35 +545,84 @@ func (e *Engine) recordEvidence(eq *attest.EquivocationError) *attest.Evidence {
 	return &ev
 }
 
-// End closes round t (the round begun last) and applies W-MSR to the
-// agent's value and the neighbours' newest values sealed within the last
-// D rounds, trimming Config.F on each side. It returns the new value and
-// the round's report.
+// End closes round t (the round begun last) and applies the update rule to
+// the agent's state and the live neighbours' newest states sealed within
+// the last D rounds, trimming F on each side (coordinate by coordinate):
+// W-MSR, or DP-MSR when Config.DP is set. It returns the new value (first
+// coordinate) and the round's report.
 func (e *Engine) End(t uint64) (float64, RoundReport, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.open || t != e.round {
-		return e.value, RoundReport{}, fmt.Errorf("%w: End(%d) but the open round is %d (open: %v)", ErrRound, t, e.round, e.open)
+		return e.state[0], RoundReport{}, fmt.Errorf("%w: End(%d) but the open round is %d (open: %v)", ErrRound, t, e.round, e.open)
 	}
 	e.open = false
-	vals, omitted := e.buf.Values(int(t), e.cfg.D, e.scratch[:0])
-	e.scratch = vals
-	own := e.value
-	f := e.cfg.F()
-	next := wmsr.Update(own, vals, f)
-	lo, hi := own, own
-	for _, v := range vals {
-		lo, hi = min(lo, v), max(hi, v)
+	used, omitted, live := e.used[:0], 0, 0
+	D := uint64(e.cfg.D)
+	for k := range e.slots {
+		s := &e.slots[k]
+		if s.dead {
+			continue
+		}
+		live++
+		if s.have && s.round <= t && t-s.round <= D {
+			used = append(used, s.val)
+		} else {
+			omitted++
+		}
 	}
+	e.used = used
+	f := e.cfg.fLive(live)
+	own0 := e.state[0]
+	var spread, lo0, hi0 float64
+	for c := range e.state {
+		col := e.column[:0]
+		lo, hi := e.state[c], e.state[c]
+		for _, v := range used {
+			col = append(col, v[c])
+			lo, hi = min(lo, v[c]), max(hi, v[c])
+		}
+		e.column = col
+		if c == 0 {
+			lo0, hi0 = lo, hi
+		}
+		spread = max(spread, hi-lo)
+		if e.cfg.DP != nil {
+			e.next[c], e.velocity[c], _ = e.cfg.DP.Step(e.state[c], e.velocity[c], col, f)
+		} else {
+			e.next[c] = wmsr.Update(e.state[c], col, f)
+		}
+	}
+	copy(e.state, e.next)
 	rep := RoundReport{
-		Round: t, Own: own, Value: next, F: f,
-		Used: len(vals), Omissions: omitted,
-		Min: lo, Max: hi, Disagreement: hi - lo,
+		Round: t, Own: own0, Value: e.state[0], F: f,
+		Used: len(used), Omissions: omitted, Removed: len(e.slots) - live,
+		Min: lo0, Max: hi0, Disagreement: spread,
 		Accepted: e.accepted, Rejected: e.rejected, CounterGaps: e.gaps,
 		Evidence: e.newEvidence,
 	}
-	e.value = next
+	if len(e.state) > 1 {
+		rep.State = slices.Clone(e.state)
+	}
 	e.accepted, e.gaps, e.newEvidence = 0, 0, 0
 	e.rejected = map[string]int{}
-	return next, rep, nil
+	return e.state[0], rep, nil
+}
+
+// The unauthenticated frame (Config.Unauthenticated, a benchmark baseline):
+// magic(2) sender(8, big-endian) then the round-state payload.
+const plainHeaderSize = 2 + 8
+
+var plainMagic = [2]byte{'w', 'u'}
+
+func appendPlainHeader(dst []byte, id attest.MemberID) []byte {
+	dst = append(dst, plainMagic[:]...)
+	return binary.BigEndian.AppendUint64(dst, uint64(id))
+}
+
+func parsePlain(b []byte) (attest.MemberID, []byte, bool) {
+	if len(b) < plainHeaderSize || b[0] != plainMagic[0] || b[1] != plainMagic[1] {
+		return 0, nil, false
+	}
+	return attest.MemberID(binary.BigEndian.Uint64(b[2:10])), b[plainHeaderSize:], true
 }

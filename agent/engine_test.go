@@ -112,7 +112,7 @@ func engineConfig(id attest.MemberID, neighbours ...attest.MemberID) agent.Confi
 	cfg := agent.DefaultConfig()
 	cfg.ID = id
 	cfg.Neighbours = neighbours
-	cfg.Initial = 0
+	cfg.Initial = []float64{0}
 	return cfg
 }
 
@@ -158,7 +158,7 @@ func TestConfigValidate(t *testing.T) {
 		"nil scope":          func(c *agent.Config) { c.Scope = nil },
 		"local out of range": func(c *agent.Config) { c.Scope, c.Node = wmsr.Local{1, 1}, 2 },
 		"fraction too big":   func(c *agent.Config) { c.Scope = wmsr.Fraction(0.5) },
-		"NaN initial":        func(c *agent.Config) { c.Initial = math.NaN() },
+		"NaN initial":        func(c *agent.Config) { c.Initial = []float64{math.NaN()} },
 		"negative evidence":  func(c *agent.Config) { c.MaxEvidence = -1 },
 	} {
 		c := engineConfig(1, 2, 3)
@@ -207,7 +207,7 @@ func TestRoundOrder(t *testing.T) {
 func TestBeginSealsRoundValue(t *testing.T) {
 	tf := newTestFleet(t, 3, 1, 2)
 	cfg := engineConfig(1, 2)
-	cfg.Initial = 4.25
+	cfg.Initial = []float64{4.25}
 	e := newEngine(t, tf, cfg)
 	env := mustBegin(t, e, 7)
 	rx := attest.NewReceiver(tf.backends[2].Identity(), attest.ReceiverConfig{})
@@ -492,7 +492,7 @@ func TestEarlyValueDoesNotHideCurrent(t *testing.T) {
 func TestDeliverBeforeFirstRound(t *testing.T) {
 	tf := newTestFleet(t, 9, 1, 2, 3)
 	cfg := engineConfig(1, 2, 3)
-	cfg.Scope, cfg.D, cfg.Initial = wmsr.Total(0), 0, 0
+	cfg.Scope, cfg.D, cfg.Initial = wmsr.Total(0), 0, []float64{0}
 	e := newEngine(t, tf, cfg)
 	for _, d := range []agent.Delivery{
 		{Envelope: seal(t, tf.sender(t, 2), 5, 6)},
@@ -524,7 +524,7 @@ func TestUpdateMatchesWMSR(t *testing.T) {
 	for i, scope := range []wmsr.Scope{wmsr.Total(1), wmsr.Local{0, 2}, wmsr.Fraction(0.25)} {
 		tf := newTestFleet(t, 8+uint64(i), 1, 2, 3, 4, 5, 6)
 		cfg := engineConfig(1, 2, 3, 4, 5, 6)
-		cfg.Scope, cfg.Node, cfg.Initial = scope, 1, 3
+		cfg.Scope, cfg.Node, cfg.Initial = scope, 1, []float64{3}
 		if _, ok := scope.(wmsr.Local); !ok {
 			cfg.Node = 0
 		}
@@ -568,7 +568,7 @@ func TestSafetyRapid(t *testing.T) {
 		tf := newTestFleet(rt, rapid.Uint64().Draw(rt, "seed"), ids[:n+1]...)
 		cfg := engineConfig(1, ids[1:n+1]...)
 		cfg.Scope, cfg.D = wmsr.Total(f), d
-		cfg.Initial = rapid.Float64Range(lo, hi).Draw(rt, "initial")
+		cfg.Initial = []float64{rapid.Float64Range(lo, hi).Draw(rt, "initial")}
 		e := newEngine(rt, tf, cfg)
 		// sent[r] are the normal values sealed for round r.
 		sent := map[uint64][]float64{}

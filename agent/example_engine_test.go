@@ -23,7 +23,7 @@ func ExampleEngine() {
 		backends[id], members = b, append(members, m)
 	}
 	cfg := agent.DefaultConfig()
-	cfg.ID, cfg.Neighbours, cfg.Initial = 1, []attest.MemberID{2, 3, 4}, 10
+	cfg.ID, cfg.Neighbours, cfg.Initial = 1, []attest.MemberID{2, 3, 4}, []float64{10}
 	cfg.Scope = wmsr.Total(1)
 	eng, err := agent.NewEngine(cfg, backends[1].Identity(), members)
 	if err != nil {

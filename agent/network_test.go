@@ -130,7 +130,7 @@ func TestNetworkConvergesUnderAttack(t *testing.T) {
 			}
 		}
 		cfg.Scope, cfg.D = wmsr.Total(1), 3
-		cfg.Initial = lo + (hi-lo)*float64(id-1)/float64(n-2)
+		cfg.Initial = []float64{lo + (hi-lo)*float64(id-1)/float64(n-2)}
 		cfg.Period, cfg.Epoch = period, epoch
 		eng, err := agent.NewEngine(cfg, backends[id].Identity(), members)
 		if err != nil {

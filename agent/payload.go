@@ -60,3 +60,87 @@ func DecodeRoundValue(p []byte) (RoundValue, error) {
 	}
 	return RoundValue{Round: binary.BigEndian.Uint64(p[1:9]), Value: v}, nil
 }
+
+// PayloadVersion2 is the round-state payload of a vector state (dimension
+// 2 to MaxDim): a rendezvous point, a position with its velocity kept
+// private. A scalar state is always sent as version 1, so that a version-2
+// payload of dimension 1 is never canonical and is refused.
+const PayloadVersion2 = 2
+
+// MaxDim bounds the dimension of an agent's state: positions in 3-D and a
+// few more coordinates, not arbitrary vectors (an envelope is small).
+const MaxDim = 16
+
+// RoundState is RoundValue for a state of any dimension 1..MaxDim.
+type RoundState struct {
+	Round uint64
+	State []float64
+}
+
+// RoundStateSize returns the encoded size of a state of dimension dim.
+func RoundStateSize(dim int) int {
+	if dim == 1 {
+		return RoundValueSize
+	}
+	return 1 + 8 + 1 + 8*dim
+}
+
+// AppendRoundState appends the encoding of rs to dst: version 1 for a
+// scalar state, else version(1)=2 round(8) dim(1) values(8 each). It
+// refuses a dimension outside 1..MaxDim (ErrPayload) and NaN or Inf
+// (attest.ErrInvalidValue); on error dst is returned unchanged.
+func AppendRoundState(dst []byte, rs RoundState) ([]byte, error) {
+	d := len(rs.State)
+	if d < 1 || d > MaxDim {
+		return dst, fmt.Errorf("%w: dimension %d outside 1..%d", ErrPayload, d, MaxDim)
+	}
+	if d == 1 {
+		return AppendRoundValue(dst, RoundValue{Round: rs.Round, Value: rs.State[0]})
+	}
+	n := len(dst)
+	out := append(dst, PayloadVersion2)
+	out = binary.BigEndian.AppendUint64(out, rs.Round)
+	out = append(out, byte(d))
+	var err error
+	for _, v := range rs.State {
+		if out, err = attest.AppendValue(out, v); err != nil {
+			return dst[:n], err
+		}
+	}
+	return out, nil
+}
+
+// DecodeRoundState decodes a payload written by AppendRoundState, strictly
+// (canonical form only, finite values). The state is appended to
+// buf[:0], so a caller that keeps buf decodes without allocating.
+func DecodeRoundState(p []byte, buf []float64) (RoundState, error) {
+	if len(p) > 0 && p[0] == PayloadVersion1 {
+		rv, err := DecodeRoundValue(p)
+		if err != nil {
+			return RoundState{}, err
+		}
+		return RoundState{Round: rv.Round, State: append(buf[:0], rv.Value)}, nil
+	}
+	if len(p) < 10 {
+		return RoundState{}, fmt.Errorf("%w: %d bytes", ErrPayload, len(p))
+	}
+	if p[0] != PayloadVersion2 {
+		return RoundState{}, fmt.Errorf("%w: version %d", ErrPayload, p[0])
+	}
+	d := int(p[9])
+	if d < 2 || d > MaxDim {
+		return RoundState{}, fmt.Errorf("%w: dimension %d outside 2..%d", ErrPayload, d, MaxDim)
+	}
+	if len(p) != RoundStateSize(d) {
+		return RoundState{}, fmt.Errorf("%w: %d bytes, want %d for dimension %d", ErrPayload, len(p), RoundStateSize(d), d)
+	}
+	st := buf[:0]
+	for i := range d {
+		v, err := attest.DecodeValue(p[10+8*i : 18+8*i])
+		if err != nil {
+			return RoundState{}, err
+		}
+		st = append(st, v)
+	}
+	return RoundState{Round: binary.BigEndian.Uint64(p[1:9]), State: st}, nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/wmsr/wmsr/agent"
@@ -53,6 +54,62 @@ func FuzzDecodeRoundValue(f *testing.F) {
 		out, err := agent.AppendRoundValue(nil, rv)
 		if err != nil || !bytes.Equal(out, p) {
 			t.Fatalf("re-encoding %+v: %x, %v; input %x", rv, out, err, p)
+		}
+	})
+}
+
+func TestRoundStateRoundTrip(t *testing.T) {
+	for _, rs := range []agent.RoundState{
+		{Round: 3, State: []float64{1.5}},
+		{Round: 9, State: []float64{1, -2, 3.25}},
+		{Round: math.MaxUint64, State: make([]float64, agent.MaxDim)},
+	} {
+		p, err := agent.AppendRoundState(nil, rs)
+		if err != nil || len(p) != agent.RoundStateSize(len(rs.State)) {
+			t.Fatalf("%+v: %x, %v", rs, p, err)
+		}
+		got, err := agent.DecodeRoundState(p, nil)
+		if err != nil || got.Round != rs.Round || !slices.Equal(got.State, rs.State) {
+			t.Fatalf("%+v: decoded %+v, %v", rs, got, err)
+		}
+	}
+	for _, st := range [][]float64{nil, make([]float64, agent.MaxDim+1)} {
+		if _, err := agent.AppendRoundState(nil, agent.RoundState{State: st}); !errors.Is(err, agent.ErrPayload) {
+			t.Fatalf("dimension %d: %v", len(st), err)
+		}
+	}
+	if out, err := agent.AppendRoundState([]byte{7}, agent.RoundState{State: []float64{1, math.Inf(1)}}); !errors.Is(err, attest.ErrInvalidValue) || !bytes.Equal(out, []byte{7}) {
+		t.Fatalf("Inf: %x, %v", out, err)
+	}
+	// Dimension 1 under version 2 is not canonical.
+	p := []byte{2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	if _, err := agent.DecodeRoundState(p, nil); !errors.Is(err, agent.ErrPayload) {
+		t.Fatalf("v2 dim 1: %v", err)
+	}
+}
+
+// FuzzDecodeRoundState: never panics, accepts only canonical payloads with
+// finite values, and re-encodes what it accepts to the same bytes.
+func FuzzDecodeRoundState(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18})
+	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 2, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{2})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		rs, err := agent.DecodeRoundState(p, nil)
+		if err != nil {
+			if !errors.Is(err, agent.ErrPayload) && !errors.Is(err, attest.ErrInvalidValue) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		for _, v := range rs.State {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("accepted non-finite %v", v)
+			}
+		}
+		out, err := agent.AppendRoundState(nil, rs)
+		if err != nil || !bytes.Equal(out, p) {
+			t.Fatalf("re-encoding %+v: %x, %v; input %x", rs, out, err, p)
 		}
 	})
 }

@@ -174,7 +174,7 @@ func decodePublished(t *testing.T, env []byte) agent.RoundValue {
 func TestRunnerFakeClock(t *testing.T) {
 	tf := newTestFleet(t, 20, 1, 2, 3, 4)
 	cfg := engineConfig(1, 2, 3, 4)
-	cfg.Scope, cfg.D, cfg.Initial = wmsr.Total(1), 1, 5
+	cfg.Scope, cfg.D, cfg.Initial = wmsr.Total(1), 1, []float64{5}
 	cfg.Period = time.Second
 	cfg.Epoch = time.Unix(1000, 0)
 	eng := newEngine(t, tf, cfg)

@@ -169,7 +169,7 @@ func runAgent(ctx context.Context, s *settings, stderr io.Writer) error {
 	}
 
 	cfg := agent.DefaultConfig()
-	cfg.ID, cfg.Neighbours, cfg.Initial = s.ID, s.Neighbours, s.Initial
+	cfg.ID, cfg.Neighbours, cfg.Initial = s.ID, s.Neighbours, []float64{s.Initial}
 	cfg.Scope, cfg.D, cfg.Period, cfg.Epoch = s.Scope(), s.Delay, s.Period, s.Epoch
 	cfg.Logger = log
 	eng, err := agent.NewEngine(cfg, self.Identity(), members)
