@@ -193,8 +193,10 @@ type Engine struct {
 
 // NewEngine returns an engine for cfg.ID, sealing with self (whose ID must
 // be cfg.ID) and accepting the neighbours' envelopes according to their
-// admitted member records, which members must include (records of other
-// members are ignored: their envelopes are "unknown_sender"). With
+// admitted member records (records of non-neighbours are ignored). A
+// neighbour whose record is not known yet, because membership has not
+// admitted it, is refused as "unknown_sender" (and is an omission) until
+// UpdateMember gives its record. With
 // cfg.Unauthenticated, self and members are not used and may be nil.
 func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
@@ -246,19 +248,12 @@ func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Eng
 	if err := e.recv.Subscribe(cfg.Channel, nil); err != nil {
 		return nil, fmt.Errorf("agent: value channel: %w", err)
 	}
-	added := map[attest.MemberID]bool{}
 	for _, m := range members {
 		if _, ok := e.index[m.ID]; !ok {
 			continue
 		}
 		if err := e.recv.AddMember(m); err != nil {
 			return nil, fmt.Errorf("agent: member %d: %w", m.ID, err)
-		}
-		added[m.ID] = true
-	}
-	for _, n := range cfg.Neighbours {
-		if !added[n] {
-			return nil, fmt.Errorf("%w: no member record for neighbour %d", ErrConfig, n)
 		}
 	}
 	return e, nil

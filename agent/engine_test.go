@@ -172,11 +172,30 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestNewEngineNeedsNeighbourRecords(t *testing.T) {
+// A neighbour whose record membership has not admitted yet is refused as
+// unknown_sender and counts as an omission, until UpdateMember gives it.
+func TestNeighbourWithoutRecordUntilAdmitted(t *testing.T) {
 	tf := newTestFleet(t, 1, 1, 2)
+	late := newTestFleet(t, 1, 3) // same fleet seed: same CA, so 3's record is valid
 	cfg := engineConfig(1, 2, 3)
-	if _, err := agent.NewEngine(cfg, tf.backends[1].Identity(), tf.members); !errors.Is(err, agent.ErrConfig) {
-		t.Fatalf("missing record for 3: %v", err)
+	e, err := agent.NewEngine(cfg, tf.backends[1].Identity(), tf.members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustBegin(t, e, 0)
+	o := e.Deliver(agent.Delivery{Envelope: seal(t, late.sender(t, 3), 0, 7)})
+	if o.Accepted || o.Reason != attest.ReasonUnknownSender.String() {
+		t.Fatalf("value of a neighbour without a record: %+v", o)
+	}
+	if _, rep := mustEnd(t, e, 0); rep.Omissions != 2 {
+		t.Fatalf("omissions %d, want 2", rep.Omissions)
+	}
+	if ok, err := e.UpdateMember(late.record[3]); !ok || err != nil {
+		t.Fatalf("UpdateMember: %v %v", ok, err)
+	}
+	mustBegin(t, e, 1)
+	if o := e.Deliver(agent.Delivery{Envelope: seal(t, late.sender(t, 3), 1, 7)}); !o.Accepted {
+		t.Fatalf("after admission: %+v", o)
 	}
 	cfg = engineConfig(2, 1)
 	if _, err := agent.NewEngine(cfg, tf.backends[1].Identity(), tf.members); !errors.Is(err, agent.ErrConfig) {
