@@ -1,9 +1,12 @@
-package main
+package node
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,11 +17,19 @@ import (
 
 	"github.com/wmsr/wmsr/agent/mqtttopic"
 	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/graph"
 	"github.com/wmsr/wmsr/wmsr"
 )
 
-// settings is the validated configuration of "run".
-type settings struct {
+// ErrSettings is wrapped by every error Load returns: the configuration is
+// wrong (a usage error, exit status 2 in wmsr-agent), as opposed to a
+// failure at run time.
+var ErrSettings = errors.New("invalid configuration")
+
+// Settings is the validated configuration of one agent process, resolved
+// from flags, WMSR_* environment, a configuration file and defaults (see
+// Load and Keys).
+type Settings struct {
 	ID           attest.MemberID
 	Fleet        string
 	Broker       string // empty: embedded broker on BrokerListen
@@ -29,17 +40,39 @@ type settings struct {
 	Period       time.Duration
 	Delay        int
 	Neighbours   []attest.MemberID
+	// Topology, when set, is the whole fleet's communication graph (node
+	// i is member i+1); Neighbours are then its in-neighbours of ID, and
+	// the agent re-checks the robustness of the live part of it whenever
+	// membership reports a death or a return.
+	Topology     *graph.Digraph
+	TopologyFile string
 	Initial      float64
 	Epoch        time.Time
 	Metrics      string
 	LogFormat    string
 	LogLevel     string
-	TestFleet    bool
-	TestSeed     uint64
+
+	// IdentityDir holds keygen's per-epoch seeds and fleet-CA statements;
+	// StateDir records the last epoch used (default IdentityDir); Policy
+	// is the admission policy file peers' attestations are checked
+	// against.
+	IdentityDir, StateDir, Policy string
+
+	// Client TLS for ssl:// brokers.
+	TLSCA, TLSCert, TLSKey, TLSServerName string
+
+	// Gossip (memberlist): disabled when GossipBind is empty.
+	GossipBind, GossipAdvertise string
+	GossipJoin                  []string
+	GossipKeyring               string // file of hex keys, one per line, primary first
+	GossipProfile               string // lan | local
+
+	TestFleet bool
+	TestSeed  uint64
 }
 
 // Scope returns the W-MSR scope of the model.
-func (s *settings) Scope() wmsr.Scope {
+func (s *Settings) Scope() wmsr.Scope {
 	switch s.Model {
 	case "local":
 		return wmsr.Local{int(s.F)}
@@ -49,10 +82,15 @@ func (s *settings) Scope() wmsr.Scope {
 	return wmsr.Total(int(s.F))
 }
 
-// configKeys lists every key with its default and help, in help order.
-var configKeys = []struct {
-	key, def, help string
-}{
+// Key is one configuration key: its name (dots for nesting in files), its
+// default and its help.
+type Key struct{ Name, Default, Help string }
+
+// Keys returns every configuration key, in help order.
+func Keys() []Key { return slices.Clone(configKeys) }
+
+// configKeys is never modified: Keys hands out copies.
+var configKeys = []Key{
 	{"id", "0", "this agent's member id (≥ 1, required)"},
 	{"fleet", "wmsr", "fleet name (second MQTT topic level)"},
 	{"broker", "", "broker URL (tcp://host:port or ssl://host:port); empty starts an embedded broker in-process"},
@@ -62,41 +100,58 @@ var configKeys = []struct {
 	{"model", "total", "threat model: total|local|fraction"},
 	{"period", "100ms", "round period"},
 	{"delay", "2", "delay bound D in rounds"},
-	{"neighbours", "", "in-neighbour member ids (comma-separated; required)"},
+	{"neighbours", "", "in-neighbour member ids (comma-separated); or give topology"},
+	{"topology", "", "fleet graph file (text, JSON, DOT or CSV; node i is member i+1): neighbours are ID's in-neighbours, and robustness is re-checked as members die"},
 	{"initial", "0", "initial value"},
 	{"epoch", "1970-01-01T00:00:00Z", "shared start of round 0 (RFC 3339); all agents must agree"},
 	{"metrics", "", "listen address for /metrics, /livez and /readyz; empty disables"},
 	{"log.format", "text", "log format: text|json"},
 	{"log.level", "info", "log level: debug|info|warn|error"},
+	{"identity.dir", "", "directory of this agent's per-epoch seeds and statements (wmsr-agent keygen --epochs)"},
+	{"identity.state-dir", "", "directory recording the last epoch used (default identity.dir); must survive restarts"},
+	{"policy", "", "admission policy file (JSON) peers' attestations are checked against"},
+	{"tls.ca", "", "CA (PEM) the ssl:// broker's certificate must chain to (empty: system roots)"},
+	{"tls.cert", "", "client certificate (PEM) for mTLS to the broker"},
+	{"tls.key", "", "client private key (PEM) for mTLS"},
+	{"tls.server-name", "", "expected broker certificate name (default: the URL's host)"},
+	{"gossip.bind", "", "memberlist bind address host:port (port 0: any free); empty disables gossip"},
+	{"gossip.advertise", "", "address advertised to peers (default: the bind address)"},
+	{"gossip.join", "", "memberlist addresses to join (comma-separated host:port)"},
+	{"gossip.keyring", "", "file of gossip encryption keys (hex, 16/24/32 bytes, one per line, primary first)"},
+	{"gossip.profile", "lan", "failure-detection timings: lan (memberlist defaults) or local (one host, fast)"},
 	{"insecure-test-fleet", "false", "INSECURE: derive every identity from a public seed (tests and demos only)"},
 	{"test-fleet-seed", "1", "seed of the insecure test fleet (shared by all agents)"},
 }
 
-// newViper returns a viper with the defaults, the WMSR_ environment and
+// NewViper returns a viper with the defaults, the WMSR_ environment and
 // the flags of fs bound (flag names are the keys, "." replaced by "-").
-func newViper(fs *pflag.FlagSet) *viper.Viper {
+func NewViper(fs *pflag.FlagSet) *viper.Viper {
 	v := viper.New()
 	v.SetEnvPrefix("WMSR")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
 	for _, k := range configKeys {
-		v.SetDefault(k.key, k.def)
-		if fl := fs.Lookup(flagName(k.key)); fl != nil {
-			_ = v.BindPFlag(k.key, fl) // cannot fail: fl is not nil
+		v.SetDefault(k.Name, k.Default)
+		if fs == nil {
+			continue
+		}
+		if fl := fs.Lookup(FlagName(k.Name)); fl != nil {
+			_ = v.BindPFlag(k.Name, fl) // cannot fail: fl is not nil
 		}
 	}
 	return v
 }
 
-func flagName(key string) string { return strings.ReplaceAll(key, ".", "-") }
+// FlagName is the command-line flag of a key ("log.format": --log-format).
+func FlagName(key string) string { return strings.ReplaceAll(key, ".", "-") }
 
 func envName(key string) string {
 	return "WMSR_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
 }
 
-// source names where key's value comes from, in precedence order.
-func source(v *viper.Viper, fs *pflag.FlagSet, key string) string {
-	if fl := fs.Lookup(flagName(key)); fl != nil && fl.Changed {
+// Source names where key's value comes from, in precedence order.
+func Source(v *viper.Viper, fs *pflag.FlagSet, key string) string {
+	if fl := lookup(fs, key); fl != nil && fl.Changed {
 		return "flag --" + fl.Name
 	}
 	if _, ok := os.LookupEnv(envName(key)); ok {
@@ -108,19 +163,27 @@ func source(v *viper.Viper, fs *pflag.FlagSet, key string) string {
 	return "default"
 }
 
-// loadSettings reads the config file (if any) and resolves and validates
-// every key. Errors are usageErrors naming the key and its source.
-func loadSettings(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*settings, error) {
+func lookup(fs *pflag.FlagSet, key string) *pflag.Flag {
+	if fs == nil {
+		return nil
+	}
+	return fs.Lookup(FlagName(key))
+}
+
+// Load reads the configuration file (if any) into v and resolves and
+// validates every key. Every error wraps ErrSettings and names the key and
+// where its value came from (Source).
+func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, error) {
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
-			return nil, usagef("config file %s: %v", configFile, err)
+			return nil, fmt.Errorf("%w: config file %s: %v", ErrSettings, configFile, err)
 		}
 	}
 	bad := func(key, format string, args ...any) error {
-		return usagef("invalid %s (from %s): %s", key, source(v, fs, key), fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: invalid %s (from %s): %s", ErrSettings, key, Source(v, fs, key), fmt.Sprintf(format, args...))
 	}
-	s := &settings{}
+	s := &Settings{}
 	var err error
 
 	id, err := cast.ToUint64E(v.Get("id"))
@@ -183,8 +246,25 @@ func loadSettings(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*settin
 	if err != nil {
 		return nil, bad("neighbours", "%v", err)
 	}
+	if s.TopologyFile = v.GetString("topology"); s.TopologyFile != "" {
+		if len(ns) > 0 {
+			return nil, bad("neighbours", "given together with topology: give one of them")
+		}
+		if s.Topology, err = readTopology(s.TopologyFile); err != nil {
+			return nil, bad("topology", "%v", err)
+		}
+		if int(s.ID) > s.Topology.N() {
+			return nil, bad("id", "%d, but the topology %s has members 1..%d", s.ID, s.TopologyFile, s.Topology.N())
+		}
+		for _, u := range s.Topology.In(int(s.ID) - 1) {
+			ns = append(ns, attest.MemberID(u)+1)
+		}
+		if len(ns) == 0 {
+			return nil, bad("topology", "member %d has no in-neighbours in %s", s.ID, s.TopologyFile)
+		}
+	}
 	if len(ns) == 0 {
-		return nil, bad("neighbours", "empty: an agent needs at least one in-neighbour")
+		return nil, bad("neighbours", "empty: an agent needs at least one in-neighbour (or give topology)")
 	}
 	seen := map[attest.MemberID]bool{}
 	for _, n := range ns {
@@ -223,8 +303,43 @@ func loadSettings(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*settin
 		return nil, bad("log.format", "%q is not text or json", s.LogFormat)
 	}
 	s.LogLevel = v.GetString("log.level")
-	if _, err := parseLevel(s.LogLevel); err != nil {
+	if _, err := ParseLevel(s.LogLevel); err != nil {
 		return nil, bad("log.level", "%v", err)
+	}
+	s.IdentityDir = v.GetString("identity.dir")
+	s.StateDir = v.GetString("identity.state-dir")
+	if s.StateDir == "" {
+		s.StateDir = s.IdentityDir
+	}
+	s.Policy = v.GetString("policy")
+	s.TLSCA, s.TLSCert, s.TLSKey = v.GetString("tls.ca"), v.GetString("tls.cert"), v.GetString("tls.key")
+	s.TLSServerName = v.GetString("tls.server-name")
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return nil, bad("tls.cert", "tls.cert and tls.key go together")
+	}
+	if (s.TLSCA != "" || s.TLSCert != "") && !strings.HasPrefix(s.Broker, "ssl://") {
+		return nil, bad("broker", "%q: TLS settings need an ssl:// broker URL", s.Broker)
+	}
+	s.GossipBind = v.GetString("gossip.bind")
+	s.GossipAdvertise = v.GetString("gossip.advertise")
+	if s.GossipJoin, err = parseList(v.Get("gossip.join")); err != nil {
+		return nil, bad("gossip.join", "%v", err)
+	}
+	for _, a := range append([]string{s.GossipBind, s.GossipAdvertise}, s.GossipJoin...) {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, bad("gossip", "%q is not host:port: %v", a, err)
+		}
+	}
+	if s.GossipBind == "" && (len(s.GossipJoin) > 0 || s.GossipAdvertise != "") {
+		return nil, bad("gossip.bind", "empty while gossip.join or gossip.advertise is set")
+	}
+	s.GossipKeyring = v.GetString("gossip.keyring")
+	s.GossipProfile = v.GetString("gossip.profile")
+	if s.GossipProfile != "lan" && s.GossipProfile != "local" {
+		return nil, bad("gossip.profile", "%q is not lan or local", s.GossipProfile)
 	}
 	if s.TestFleet, err = cast.ToBoolE(v.Get("insecure-test-fleet")); err != nil {
 		return nil, bad("insecure-test-fleet", "%v", err)
@@ -232,31 +347,68 @@ func loadSettings(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*settin
 	if s.TestSeed, err = cast.ToUint64E(v.Get("test-fleet-seed")); err != nil {
 		return nil, bad("test-fleet-seed", "%v", err)
 	}
-	if !s.TestFleet {
-		return nil, bad("insecure-test-fleet", "false, and this build has no other identity source "+
-			"(no fleet configuration log yet): only --insecure-test-fleet is supported")
+	switch {
+	case s.TestFleet && s.IdentityDir != "":
+		return nil, bad("identity.dir", "set together with insecure-test-fleet: choose one identity source")
+	case !s.TestFleet && s.IdentityDir == "":
+		return nil, bad("identity.dir", "empty: give the directory of this agent's keygen output "+
+			"(or, for tests and demos only, insecure-test-fleet)")
+	case !s.TestFleet && s.Policy == "":
+		return nil, bad("policy", "empty: peers' attestations are admitted against this policy file")
+	case !s.TestFleet && s.GossipBind == "":
+		return nil, bad("gossip.bind", "empty: with identity.dir, members' records are exchanged by gossip")
 	}
 	return s, nil
 }
 
-// parseIDs accepts a list (file, flag) or a comma/space separated string
+// parseList accepts a list (file, flag) or a comma/space separated string
 // (environment).
-func parseIDs(x any) ([]attest.MemberID, error) {
-	var parts []string
+func parseList(x any) ([]string, error) {
+	var out []string
+	split := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	}
 	switch t := x.(type) {
 	case nil:
 	case string:
-		parts = strings.FieldsFunc(t, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+		out = split(t)
 	case []string:
 		for _, p := range t {
-			parts = append(parts, strings.FieldsFunc(p, func(r rune) bool { return r == ',' || r == ' ' })...)
+			out = append(out, split(p)...)
 		}
 	case []any:
 		for _, p := range t {
-			parts = append(parts, cast.ToString(p))
+			out = append(out, cast.ToString(p))
 		}
 	default:
-		return nil, fmt.Errorf("%v is not a list of ids", x)
+		return nil, fmt.Errorf("%v is not a list", x)
+	}
+	return out, nil
+}
+
+// readTopology reads a graph file in the format its extension names.
+func readTopology(path string) (*graph.Digraph, error) {
+	format, err := graph.FormatFromPath(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	g, err := graph.Read(f, format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
+// parseIDs accepts what parseList does, as member ids ≥ 1.
+func parseIDs(x any) ([]attest.MemberID, error) {
+	parts, err := parseList(x)
+	if err != nil {
+		return nil, err
 	}
 	ids := make([]attest.MemberID, 0, len(parts))
 	for _, p := range parts {

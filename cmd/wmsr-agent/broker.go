@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wmsr/wmsr/agent/broker"
+	"github.com/wmsr/wmsr/agent/node"
 )
 
 func newBrokerCmd() *cobra.Command {
@@ -25,7 +26,7 @@ as password. Prefer --token-file (or WMSR_TOKEN) to --token: command lines
 are visible to every local user. With --tls-cert/--tls-key the listener is
 TLS; with --tls-client-ca clients must present a certificate (mTLS).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(cmd.ErrOrStderr(), "text", logLevel)
+			log := node.NewLogger(cmd.ErrOrStderr(), "text", logLevel)
 			tok, err := resolveToken(token, tokenFile)
 			if err != nil {
 				return err

@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wmsr/wmsr/agent/node"
 	"github.com/wmsr/wmsr/attest"
 )
 
@@ -30,7 +30,7 @@ const softBanner = `
 
 func newKeygenCmd() *cobra.Command {
 	var caOut, caFile, outDir, binary string
-	var id, epoch uint64
+	var id, epoch, epochs uint64
 	var validFor time.Duration
 	var force bool
 	cmd := &cobra.Command{
@@ -43,14 +43,17 @@ hardware protection: keys are plain files (mode 0600) and process memory.
       writes the fleet CA private key (PKCS #8 PEM) and fleet-ca.pem.pub
       (hex Ed25519 public key, for the admission policy's soft.ca_public_keys).
 
-  wmsr-agent keygen --id 3 --epoch 1 --ca fleet-ca.pem --out DIR
-      writes DIR/agent-3.seed (the key seed, hex) and
-      DIR/agent-3-epoch-1.statement (the CA-signed statement binding id,
-      epoch, public keys and the hash of --binary, default this executable).
+  wmsr-agent keygen --id 3 --epoch 1 --epochs 100 --ca fleet-ca.pem --out DIR
+      writes, for each epoch e = 1 … 100, DIR/agent-3-epoch-e.seed (a fresh
+      key seed, hex) and DIR/agent-3-epoch-e.statement (the CA-signed
+      statement binding id, epoch, public keys and the hash of --binary,
+      default this executable).
 
 An identity must never be used for two runs under the same epoch (envelope
-counters would repeat): generate a new identity with a higher --epoch for
-every start. Existing files are not overwritten unless --force.`,
+counters would repeat). "wmsr-agent run --identity-dir DIR" therefore takes
+the next unused epoch at every start, records it, and deletes its seed;
+generate more epochs before they run out. Existing files are not
+overwritten unless --force.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprint(cmd.ErrOrStderr(), softBanner)
 			switch {
@@ -64,10 +67,12 @@ every start. Existing files are not overwritten unless --force.`,
 				return usagef("--id: member ids start at 1")
 			case epoch == 0:
 				return usagef("--epoch: epochs start at 1")
+			case epochs == 0 || epochs > 100000:
+				return usagef("--epochs %d: want 1..100000", epochs)
 			case validFor <= 0:
 				return usagef("--valid-for %v is not positive", validFor)
 			}
-			return keygenAgent(cmd.OutOrStdout(), attest.MemberID(id), attest.Epoch(epoch), caFile, outDir, binary, validFor, force)
+			return keygenAgent(cmd.OutOrStdout(), attest.MemberID(id), attest.Epoch(epoch), epochs, caFile, outDir, binary, validFor, force)
 		},
 	}
 	f := cmd.Flags()
@@ -75,7 +80,8 @@ every start. Existing files are not overwritten unless --force.`,
 	f.StringVar(&caFile, "ca", "", "fleet CA private key file (from --ca-out)")
 	f.StringVar(&outDir, "out", "", "directory for the agent's seed and statement")
 	f.Uint64Var(&id, "id", 0, "agent member id (≥ 1)")
-	f.Uint64Var(&epoch, "epoch", 1, "identity epoch (≥ 1; higher than any used before)")
+	f.Uint64Var(&epoch, "epoch", 1, "first identity epoch (≥ 1; higher than any used before)")
+	f.Uint64Var(&epochs, "epochs", 1, "number of consecutive epochs to generate (one per future start)")
 	f.StringVar(&binary, "binary", "", "agent binary whose hash the statement certifies (default: this executable)")
 	f.DurationVar(&validFor, "valid-for", 30*24*time.Hour, "statement validity")
 	f.BoolVar(&force, "force", false, "overwrite existing files")
@@ -126,7 +132,7 @@ func loadCA(path string) (*attest.FleetCA, error) {
 	return attest.NewFleetCA(priv)
 }
 
-func keygenAgent(out io.Writer, id attest.MemberID, epoch attest.Epoch, caFile, dir, binary string, validFor time.Duration, force bool) error {
+func keygenAgent(out io.Writer, id attest.MemberID, first attest.Epoch, epochs uint64, caFile, dir, binary string, validFor time.Duration, force bool) error {
 	ca, err := loadCA(caFile)
 	if err != nil {
 		return err
@@ -145,10 +151,28 @@ func keygenAgent(out io.Writer, id attest.MemberID, epoch attest.Epoch, caFile, 
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	notAfter := time.Now().Add(validFor)
+	for e := first; e < first+attest.Epoch(epochs); e++ {
+		if err := keygenEpoch(ca, id, e, hash, dir, notAfter, force); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "agent %d epochs %d..%d: %s and %s (binary sha256 %x, valid until %s)\n",
+		id, first, first+attest.Epoch(epochs)-1, node.SeedFile(dir, id, first), node.StatementFile(dir, id, first),
+		hash, notAfter.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// keygenEpoch writes one epoch's fresh seed and its statement.
+func keygenEpoch(ca *attest.FleetCA, id attest.MemberID, epoch attest.Epoch, hash [32]byte, dir string, notAfter time.Time, force bool) error {
 	// The seed is what NewSoftBackend reads its keys from (Ed25519 seed
-	// then X25519 key); storing it is what lets a later process hold the
-	// same keys.
+	// then X25519 key); storing it is what lets the agent hold the same
+	// keys when it starts under this epoch.
 	seed := make([]byte, ed25519.SeedSize+32)
+	defer clear(seed)
 	if _, err := io.ReadFull(rand.Reader, seed); err != nil {
 		return err
 	}
@@ -156,7 +180,7 @@ func keygenAgent(out io.Writer, id attest.MemberID, epoch attest.Epoch, caFile, 
 	if err != nil {
 		return err
 	}
-	st, err := ca.Issue(b.CertRequest(), time.Now().Add(validFor))
+	st, err := ca.Issue(b.CertRequest(), notAfter)
 	if err != nil {
 		return err
 	}
@@ -167,21 +191,10 @@ func keygenAgent(out io.Writer, id attest.MemberID, epoch attest.Epoch, caFile, 
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := writeSecret(node.SeedFile(dir, id, epoch), []byte(hex.EncodeToString(seed)+"\n"), force); err != nil {
 		return err
 	}
-	seedPath := filepath.Join(dir, fmt.Sprintf("agent-%d.seed", id))
-	stPath := filepath.Join(dir, fmt.Sprintf("agent-%d-epoch-%d.statement", id, epoch))
-	if err := writeSecret(seedPath, []byte(hex.EncodeToString(seed)+"\n"), force); err != nil {
-		return err
-	}
-	clear(seed)
-	if err := writeSecret(stPath, enc, force); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "agent %d epoch %d: seed %s, statement %s (binary sha256 %x, valid until %s)\n",
-		id, epoch, seedPath, stPath, hash, time.Unix(st.NotAfter, 0).UTC().Format(time.RFC3339))
-	return nil
+	return writeSecret(node.StatementFile(dir, id, epoch), enc, force)
 }
 
 // writeSecret writes data to path with mode 0600, refusing to overwrite

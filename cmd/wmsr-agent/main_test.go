@@ -121,10 +121,28 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
-	// Without the insecure test fleet there is no identity source.
-	code, _, errs := runT(t, "run", "--id", "1", "--neighbours", "2", "--token", "x")
-	if code != exitUsage || !strings.Contains(errs, "insecure-test-fleet") {
-		t.Fatalf("code %d, stderr %q", code, errs)
+	// Without the insecure test fleet, identity.dir, policy and gossip are
+	// required.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "invalid identity.dir"},
+		{[]string{"--identity-dir", dir}, "invalid policy"},
+		{[]string{"--identity-dir", dir, "--policy", badFile}, "invalid gossip.bind"},
+		{[]string{"--identity-dir", dir, "--insecure-test-fleet"}, "choose one identity source"},
+		{[]string{"--insecure-test-fleet", "--gossip-join", "127.0.0.1:1"}, "invalid gossip.bind"},
+		{[]string{"--insecure-test-fleet", "--gossip-bind", "nohost"}, "invalid gossip"},
+		{[]string{"--insecure-test-fleet", "--tls-ca", badFile}, "need an ssl:// broker URL"},
+		{[]string{"--insecure-test-fleet", "--broker", "ssl://127.0.0.1:1", "--tls-cert", badFile}, "tls.cert and tls.key go together"},
+		{[]string{"--insecure-test-fleet", "--gossip-bind", "127.0.0.1:0", "--gossip-profile", "wan"}, "invalid gossip.profile"},
+		{[]string{"--insecure-test-fleet", "--topology", filepath.Join(dir, "none.txt")}, "give one of them"},
+	} {
+		args := append([]string{"run", "--check-config", "--id", "1", "--neighbours", "2", "--token", "x"}, tc.args...)
+		code, _, errs := runT(t, args...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: code %d, stderr %q; want %q", tc.args, code, errs, tc.want)
+		}
 	}
 }
 
@@ -136,10 +154,11 @@ func TestKeygen(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, errs)
 	}
 	out := filepath.Join(dir, "agent")
-	if code, _, errs = runT(t, "keygen", "--id", "3", "--epoch", "2", "--ca", ca, "--out", out); code != 0 {
+	if code, _, errs = runT(t, "keygen", "--id", "3", "--epoch", "2", "--epochs", "2", "--ca", ca, "--out", out); code != 0 {
 		t.Fatalf("code %d, stderr %q", code, errs)
 	}
-	for _, p := range []string{ca, ca + ".pub", filepath.Join(out, "agent-3.seed"), filepath.Join(out, "agent-3-epoch-2.statement")} {
+	for _, p := range []string{ca, ca + ".pub", filepath.Join(out, "agent-3-epoch-2.seed"), filepath.Join(out, "agent-3-epoch-2.statement"),
+		filepath.Join(out, "agent-3-epoch-3.seed"), filepath.Join(out, "agent-3-epoch-3.statement")} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

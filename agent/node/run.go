@@ -1,0 +1,353 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wmsr/wmsr/agent"
+	"github.com/wmsr/wmsr/agent/broker"
+	"github.com/wmsr/wmsr/agent/membership"
+	"github.com/wmsr/wmsr/agent/mqttfabric"
+	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/attest/attesttest"
+	"github.com/wmsr/wmsr/topology"
+)
+
+// ParseLevel parses a log level name (debug, info, warn, error).
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// NewLogger returns a text or JSON logger at level (info if unparsable).
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	l, err := ParseLevel(level)
+	if err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// TestFleetMember derives member id's identity from the shared seed alone
+// (independent of which other members a process derives, and in which
+// order), so agents started separately agree on each other's keys. It is
+// INSECURE: anyone who knows the seed is every member.
+func TestFleetMember(seed uint64, id attest.MemberID) (*attest.SoftBackend, attest.Member, error) {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "wmsr-agent insecure test fleet %d/%d", seed, id)
+	return attesttest.NewFleet(h.Sum64()).Join(id, 1, nil)
+}
+
+// RunSettings runs the agent s describes until ctx is done: identity,
+// embedded broker (when no broker URL is set), metrics and health
+// endpoints, MQTT fabric, membership and rounds. It logs to stderr.
+// Configuration problems found only now (files that do not parse, an
+// identity directory without a usable epoch) wrap ErrSettings.
+func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
+	log := NewLogger(stderr, s.LogFormat, s.LogLevel).With("agent", uint64(s.ID), "fleet", s.Fleet)
+
+	var backend *attest.SoftBackend
+	var members []attest.Member
+	var admitter *attest.Admitter
+	if s.TestFleet {
+		log.Warn("INSECURE TEST FLEET: every identity derives from a shared seed; anyone with the seed can impersonate any agent. Tests and demos only.",
+			"seed", s.TestSeed)
+		var err error
+		if backend, _, err = TestFleetMember(s.TestSeed, s.ID); err != nil {
+			return err
+		}
+		for _, n := range s.Neighbours {
+			_, m, err := TestFleetMember(s.TestSeed, n)
+			if err != nil {
+				return err
+			}
+			members = append(members, m)
+		}
+	} else {
+		pol, err := os.ReadFile(s.Policy)
+		if err != nil {
+			return fmt.Errorf("%w: policy: %v", ErrSettings, err)
+		}
+		p, err := attest.ParsePolicy(pol)
+		if err != nil {
+			return fmt.Errorf("%w: policy %s: %w", ErrSettings, s.Policy, err)
+		}
+		if admitter, err = attest.NewAdmitter(p, nil); err != nil {
+			return fmt.Errorf("%w: policy %s: %w", ErrSettings, s.Policy, err)
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		hash, err := hashFile(exe)
+		if err != nil {
+			return err
+		}
+		if backend, err = LoadIdentity(s.IdentityDir, s.StateDir, s.ID, hash); err != nil {
+			return fmt.Errorf("%w: %w", ErrSettings, err)
+		}
+		log.Info("identity loaded", "epoch", uint64(backend.Identity().Epoch()), "dir", s.IdentityDir)
+	}
+	log.Warn("attest soft backend", "warning", backend.Protection().Warning)
+
+	cfg := agent.DefaultConfig()
+	cfg.ID, cfg.Neighbours, cfg.Initial = s.ID, s.Neighbours, []float64{s.Initial}
+	cfg.Scope, cfg.D, cfg.Period, cfg.Epoch = s.Scope(), s.Delay, s.Period, s.Epoch
+	cfg.Logger = log
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrSettings, err)
+	}
+
+	brokerURL := s.Broker
+	if brokerURL == "" {
+		bc := broker.DefaultConfig()
+		bc.Fleet, bc.FleetToken, bc.Logger = s.Fleet, []byte(s.Token), log.With("component", "broker")
+		b, err := broker.New(bc)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrSettings, err)
+		}
+		addr, err := b.Start(ctx, s.BrokerListen)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokerURL = "tcp://" + addr
+		log.Info("embedded broker started", "addr", addr)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	protected := prometheus.NewGauge(prometheus.GaugeOpts{Name: "wmsr_agent_hardware_protected",
+		Help: "1 if the identity's keys are protected by a TEE, 0 for the soft backend."})
+	reg.MustRegister(protected)
+	if backend.Protection().HardwareProtected {
+		protected.Set(1)
+	}
+	var ready atomic.Bool
+	var fab *mqttfabric.Fabric
+	if s.Metrics != "" {
+		stop, err := ServeHTTP(s.Metrics, reg, func() bool { return ready.Load() && fab.Connected() }, log)
+		if err != nil {
+			return fmt.Errorf("%w: metrics: %w", ErrSettings, err)
+		}
+		defer stop()
+	}
+
+	fc := mqttfabric.DefaultConfig()
+	fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{brokerURL}, s.Fleet, s.ID, []byte(s.Token)
+	fc.Logger = log.With("component", "fabric")
+	if s.TLSCA != "" || s.TLSCert != "" || strings.HasPrefix(brokerURL, "ssl://") {
+		tc, err := mqttfabric.ClientTLS(s.TLSCA, s.TLSCert, s.TLSKey, s.TLSServerName)
+		if err != nil {
+			return fmt.Errorf("%w: tls: %w", ErrSettings, err)
+		}
+		fc.TLS = tc
+	}
+	if fc.PublishTimeout > s.Period/2 {
+		fc.PublishTimeout = s.Period / 2
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	f, err := mqttfabric.Dial(dctx, fc)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("connect to broker %s: %w", brokerURL, err)
+	}
+	fab = f
+
+	opts := Options{
+		Engine: cfg, Backend: backend, Members: members, Fabric: fab,
+		Registerer: reg, Logger: log, Topology: s.Topology,
+	}
+	if m, err := topology.ParseModel(s.Model); err == nil {
+		opts.Model = m
+	}
+	if s.GossipBind != "" {
+		gc, err := gossipConfig(s)
+		if err != nil {
+			fab.Close()
+			return err
+		}
+		opts.Gossip, opts.Join = gc, s.GossipJoin
+		if admitter != nil {
+			opts.Admitter = admitter
+		} else {
+			opts.Admitter = testFleetAdmitter{seed: s.TestSeed}
+		}
+	}
+	nd, err := New(ctx, opts)
+	if err != nil {
+		fab.Close()
+		if errors.Is(err, agent.ErrConfig) || errors.Is(err, membership.ErrConfig) {
+			return fmt.Errorf("%w: %w", ErrSettings, err)
+		}
+		return err
+	}
+	ready.Store(true)
+	attrs := []any{"broker", brokerURL, "neighbours", len(s.Neighbours), "F", cfg.F(), "model", s.Model,
+		"period", s.Period, "D", s.Delay}
+	if ml := nd.Membership(); ml != nil {
+		attrs = append(attrs, "gossip", ml.Addr())
+	}
+	log.Info("agent running", attrs...)
+	err = nd.Run(ctx)
+	ready.Store(false)
+	log.Info("agent stopped", "value", nd.Engine().Value())
+	return err
+}
+
+// ServeHTTP serves /metrics from reg, /livez, and /readyz (ready decides)
+// on addr, until the returned stop is called.
+func ServeHTTP(addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready: fabric not connected", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
+}
+
+func gossipConfig(s *Settings) (*membership.Config, error) {
+	var gc membership.Config
+	if s.GossipProfile == "local" {
+		gc = membership.DefaultLocalConfig()
+	} else {
+		gc = membership.DefaultLANConfig()
+	}
+	gc.Fleet = s.Fleet
+	host, port, err := splitHostPort(s.GossipBind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gossip.bind: %v", ErrSettings, err)
+	}
+	gc.BindAddr, gc.BindPort = host, port
+	if s.GossipAdvertise != "" {
+		if gc.AdvertiseAddr, gc.AdvertisePort, err = splitHostPort(s.GossipAdvertise); err != nil {
+			return nil, fmt.Errorf("%w: gossip.advertise: %v", ErrSettings, err)
+		}
+	}
+	if s.GossipKeyring != "" {
+		if gc.Keyring, err = readKeyring(s.GossipKeyring); err != nil {
+			return nil, fmt.Errorf("%w: gossip.keyring: %w", ErrSettings, err)
+		}
+	}
+	return &gc, nil
+}
+
+func splitHostPort(a string) (string, int, error) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %v", p, err)
+	}
+	return h, int(n), nil
+}
+
+// readKeyring reads hex keys, one per line ('#' comments), primary first.
+func readKeyring(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var keys [][]byte
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		k, err := hex.DecodeString(t)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: not hex: %v", path, line, err)
+		}
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			return nil, fmt.Errorf("%s:%d: %d-byte key, want 16, 24 or 32", path, line, l)
+		}
+		keys = append(keys, k)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no keys", path)
+	}
+	return keys, nil
+}
+
+func hashFile(path string) ([32]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	return attest.HashBinary(f)
+}
+
+// testFleetAdmitter admits the insecure test fleet's members: every id's
+// record derives from the seed, so admission checks that a gossiped
+// attestation claims exactly the derived keys. Every member of a test
+// fleet is at epoch 1 for ever, so a restarted test-fleet agent reuses its
+// counters and is refused as a replay until they pass the old ones: use
+// real identities (keygen --epochs) where restarts matter.
+type testFleetAdmitter struct{ seed uint64 }
+
+func (t testFleetAdmitter) Admit(att attest.Attestation, prev *attest.Member, _ time.Time) (attest.Member, error) {
+	_, m, err := TestFleetMember(t.seed, att.Claim.ID)
+	if err != nil {
+		return attest.Member{}, err
+	}
+	if m.Claim.Digest() != att.Claim.Digest() {
+		return attest.Member{}, fmt.Errorf("%w: member %d does not hold the test fleet's derived keys", attest.ErrAttestation, att.Claim.ID)
+	}
+	if prev != nil && prev.Epoch >= m.Epoch {
+		return attest.Member{}, fmt.Errorf("%w: member %d epoch %d already admitted", attest.ErrStale, m.ID, prev.Epoch)
+	}
+	return m, nil
+}
