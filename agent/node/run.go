@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,8 +26,10 @@ import (
 	"github.com/wmsr/wmsr/agent/broker"
 	"github.com/wmsr/wmsr/agent/membership"
 	"github.com/wmsr/wmsr/agent/mqttfabric"
+	"github.com/wmsr/wmsr/agent/rdmafabric"
 	"github.com/wmsr/wmsr/attest"
 	"github.com/wmsr/wmsr/attest/attesttest"
+	"github.com/wmsr/wmsr/rdma"
 	"github.com/wmsr/wmsr/topology"
 )
 
@@ -120,23 +123,6 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 		return fmt.Errorf("%w: %w", ErrSettings, err)
 	}
 
-	brokerURL := s.Broker
-	if brokerURL == "" {
-		bc := broker.DefaultConfig()
-		bc.Fleet, bc.FleetToken, bc.Logger = s.Fleet, []byte(s.Token), log.With("component", "broker")
-		b, err := broker.New(bc)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrSettings, err)
-		}
-		addr, err := b.Start(ctx, s.BrokerListen)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		brokerURL = "tcp://" + addr
-		log.Info("embedded broker started", "addr", addr)
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	protected := prometheus.NewGauge(prometheus.GaugeOpts{Name: "wmsr_agent_hardware_protected",
@@ -146,38 +132,45 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 		protected.Set(1)
 	}
 	var ready atomic.Bool
-	var fab *mqttfabric.Fabric
+	var connected func() bool
 	if s.Metrics != "" {
-		stop, err := ServeHTTP(s.Metrics, reg, func() bool { return ready.Load() && fab.Connected() }, log)
+		stop, err := ServeHTTP(s.Metrics, reg, func() bool { return ready.Load() && connected() }, log)
 		if err != nil {
 			return fmt.Errorf("%w: metrics: %w", ErrSettings, err)
 		}
 		defer stop()
 	}
 
-	fc := mqttfabric.DefaultConfig()
-	fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{brokerURL}, s.Fleet, s.ID, []byte(s.Token)
-	fc.Logger = log.With("component", "fabric")
-	if s.TLSCA != "" || s.TLSCert != "" || strings.HasPrefix(brokerURL, "ssl://") {
-		tc, err := mqttfabric.ClientTLS(s.TLSCA, s.TLSCert, s.TLSKey, s.TLSServerName)
-		if err != nil {
-			return fmt.Errorf("%w: tls: %w", ErrSettings, err)
+	var fab agent.Fabric
+	where := ""
+	if s.Fabric == "rdma" {
+		for _, p := range rdma.Probe(filepath.Dir(s.RDMADir)) {
+			if p.Err != nil {
+				log.Info("rdma provider unavailable", "provider", p.Provider, "err", p.Err)
+			} else {
+				log.Info("rdma provider available", "provider", p.Provider)
+			}
 		}
-		fc.TLS = tc
-	}
-	if fc.PublishTimeout > s.Period/2 {
-		fc.PublishTimeout = s.Period / 2
-	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	f, err := mqttfabric.Dial(dctx, fc)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+		// The mailbox fabric runs on the shm provider: agents on one host.
+		// The ibverbs provider moves rings between hosts but has no fabric
+		// with peer discovery yet.
+		if err := os.MkdirAll(s.RDMADir, 0o700); err != nil {
+			log.Warn("rdma fabric unavailable, falling back to mqtt", "dir", s.RDMADir, "err", err)
+		} else if rf, err := rdmafabric.New(rdma.Config{Dir: s.RDMADir, ID: s.ID}, 0); err != nil {
+			log.Warn("rdma fabric unavailable, falling back to mqtt", "dir", s.RDMADir, "err", err)
+		} else {
+			fab, where = rf, "rdma shm "+s.RDMADir
+			connected = func() bool { return true }
 		}
-		return fmt.Errorf("connect to broker %s: %w", brokerURL, err)
 	}
-	fab = f
+	if fab == nil {
+		mf, url, stopBroker, err := dialMQTT(ctx, s, log)
+		if err != nil || mf == nil {
+			return err
+		}
+		defer stopBroker()
+		fab, where, connected = mf, url, mf.Connected
+	}
 
 	opts := Options{
 		Engine: cfg, Backend: backend, Members: members, Fabric: fab,
@@ -208,7 +201,7 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 		return err
 	}
 	ready.Store(true)
-	attrs := []any{"broker", brokerURL, "neighbours", len(s.Neighbours), "F", cfg.F(), "model", s.Model,
+	attrs := []any{"fabric", where, "neighbours", len(s.Neighbours), "F", cfg.F(), "model", s.Model,
 		"period", s.Period, "D", s.Delay}
 	if ml := nd.Membership(); ml != nil {
 		attrs = append(attrs, "gossip", ml.Addr())
@@ -218,6 +211,53 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 	ready.Store(false)
 	log.Info("agent stopped", "value", nd.Engine().Value())
 	return err
+}
+
+// dialMQTT starts the embedded broker when no broker URL is set and dials
+// the MQTT fabric. A nil fabric with a nil error means ctx ended first.
+func dialMQTT(ctx context.Context, s *Settings, log *slog.Logger) (*mqttfabric.Fabric, string, func(), error) {
+	stop := func() {}
+	brokerURL := s.Broker
+	if brokerURL == "" {
+		bc := broker.DefaultConfig()
+		bc.Fleet, bc.FleetToken, bc.Logger = s.Fleet, []byte(s.Token), log.With("component", "broker")
+		b, err := broker.New(bc)
+		if err != nil {
+			return nil, "", stop, fmt.Errorf("%w: %w", ErrSettings, err)
+		}
+		addr, err := b.Start(ctx, s.BrokerListen)
+		if err != nil {
+			return nil, "", stop, err
+		}
+		stop = func() { b.Close() }
+		brokerURL = "tcp://" + addr
+		log.Info("embedded broker started", "addr", addr)
+	}
+	fc := mqttfabric.DefaultConfig()
+	fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{brokerURL}, s.Fleet, s.ID, []byte(s.Token)
+	fc.Logger = log.With("component", "fabric")
+	if s.TLSCA != "" || s.TLSCert != "" || strings.HasPrefix(brokerURL, "ssl://") {
+		tc, err := mqttfabric.ClientTLS(s.TLSCA, s.TLSCert, s.TLSKey, s.TLSServerName)
+		if err != nil {
+			stop()
+			return nil, "", func() {}, fmt.Errorf("%w: tls: %w", ErrSettings, err)
+		}
+		fc.TLS = tc
+	}
+	if fc.PublishTimeout > s.Period/2 {
+		fc.PublishTimeout = s.Period / 2
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	f, err := mqttfabric.Dial(dctx, fc)
+	cancel()
+	if err != nil {
+		stop()
+		if ctx.Err() != nil {
+			return nil, "", func() {}, nil
+		}
+		return nil, "", func() {}, fmt.Errorf("connect to broker %s: %w", brokerURL, err)
+	}
+	return f, brokerURL, stop, nil
 }
 
 // ServeHTTP serves /metrics from reg, /livez, and /readyz (ready decides)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/wmsr/wmsr/agent/mqtttopic"
 	"github.com/wmsr/wmsr/attest"
 	"github.com/wmsr/wmsr/graph"
+	"github.com/wmsr/wmsr/rdma"
 	"github.com/wmsr/wmsr/wmsr"
 )
 
@@ -30,8 +32,12 @@ var ErrSettings = errors.New("invalid configuration")
 // from flags, WMSR_* environment, a configuration file and defaults (see
 // Load and Keys).
 type Settings struct {
-	ID           attest.MemberID
-	Fleet        string
+	ID    attest.MemberID
+	Fleet string
+	// Fabric is "mqtt" (a broker) or "rdma" (one-sided-write mailboxes;
+	// today the shm provider, for agents on one host, in RDMADir).
+	Fabric       string
+	RDMADir      string
 	Broker       string // empty: embedded broker on BrokerListen
 	BrokerListen string
 	Token        string
@@ -93,6 +99,8 @@ func Keys() []Key { return slices.Clone(configKeys) }
 var configKeys = []Key{
 	{"id", "0", "this agent's member id (≥ 1, required)"},
 	{"fleet", "wmsr", "fleet name (second MQTT topic level)"},
+	{"fabric", "mqtt", "how values travel: mqtt (a broker) or rdma (one-sided-write mailboxes in shared memory, for agents on one host; falls back to mqtt when unavailable)"},
+	{"rdma.dir", "", "directory of the rdma mailboxes, shared by co-located agents (default /dev/shm/wmsr-<fleet>)"},
 	{"broker", "", "broker URL (tcp://host:port or ssl://host:port); empty starts an embedded broker in-process"},
 	{"broker-listen", "127.0.0.1:1883", "listen address of the embedded broker (only when broker is empty)"},
 	{"token", "", "fleet token, the MQTT password (required)"},
@@ -206,6 +214,14 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 	s.BrokerListen = v.GetString("broker-listen")
 	if s.Broker == "" && s.BrokerListen == "" {
 		return nil, bad("broker-listen", "empty while broker is empty (embedded broker needs an address)")
+	}
+	s.Fabric = v.GetString("fabric")
+	if s.Fabric != "mqtt" && s.Fabric != "rdma" {
+		return nil, bad("fabric", "%q is not mqtt or rdma", s.Fabric)
+	}
+	s.RDMADir = v.GetString("rdma.dir")
+	if s.RDMADir == "" {
+		s.RDMADir = filepath.Join(rdma.DefaultShmDir, "wmsr-"+s.Fleet)
 	}
 	s.Token = v.GetString("token")
 	if s.Token == "" {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Three processes with --fabric rdma agree over shared-memory mailboxes,
+// with no broker at all; a fourth whose mailbox directory cannot be
+// created falls back to MQTT (its embedded broker) and says so.
+func TestRDMAFabricEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs 4 processes")
+	}
+	clearEnv(t)
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "wmsr-agent")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	shm := tmp
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if shm, err = os.MkdirTemp("/dev/shm", "wmsr-e2e-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(shm) })
+	}
+	var procs []*exec.Cmd
+	logs := map[string]*syncBuf{}
+	start := func(name string, args ...string) {
+		cmd := exec.Command(bin, args...)
+		buf := &syncBuf{}
+		cmd.Stdout, cmd.Stderr = buf, buf
+		cmd.Env = append(os.Environ(), "WMSR_TOKEN=rdma-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=rdmae2e")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		logs[name] = buf
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+		if t.Failed() {
+			for n, b := range logs {
+				t.Logf("--- %s ---\n%s", n, b.String())
+			}
+		}
+	})
+	const n = 3
+	metrics := make([]string, n)
+	for i := range n {
+		id := i + 1
+		var ns []string
+		for j := 1; j <= n; j++ {
+			if j != id {
+				ns = append(ns, strconv.Itoa(j))
+			}
+		}
+		metrics[i] = freePort(t)
+		start("agent"+strconv.Itoa(id), "run", "--fabric", "rdma", "--rdma-dir", shm, "--id", strconv.Itoa(id),
+			"--neighbours", strings.Join(ns, ","), "--f", "0", "--period", "50ms", "--initial", strconv.Itoa(10*id),
+			"--metrics", metrics[i])
+	}
+	// A mailbox directory below a regular file cannot exist.
+	notDir := filepath.Join(tmp, "file")
+	os.WriteFile(notDir, nil, 0o600)
+	fallbackMetrics := freePort(t)
+	start("fallback", "run", "--fabric", "rdma", "--rdma-dir", filepath.Join(notDir, "x"), "--id", "9",
+		"--neighbours", "1", "--f", "0", "--period", "50ms", "--broker-listen", freePort(t), "--metrics", fallbackMetrics)
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		lo, hi, ok := math.Inf(1), math.Inf(-1), true
+		for i := range n {
+			v, r, err := scrape(metrics[i])
+			if err != nil || math.IsNaN(r) || r < 20 {
+				ok = false
+				break
+			}
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		if ok && hi-lo < 1e-6 {
+			if lo < 10 || hi > 30 {
+				t.Fatalf("agreed on %v, outside the initial values [10, 30]", lo)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no agreement over rdma within 20 s (last spread %v)", hi-lo)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(logs["agent1"].String(), `fabric="rdma shm `) {
+		t.Fatal("agent 1 does not report running on the rdma fabric")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs["fallback"].String(), "falling back to mqtt") || !strings.Contains(logs["fallback"].String(), "embedded broker started") {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent without a usable mailbox directory did not fall back to mqtt")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
