@@ -9,14 +9,15 @@ import (
 	"github.com/wmsr/wmsr/agent/broker"
 	"github.com/wmsr/wmsr/agent/fabrictest"
 	"github.com/wmsr/wmsr/agent/mqttfabric"
+	"github.com/wmsr/wmsr/agent/mqtttest"
 	"github.com/wmsr/wmsr/agent/mqtttopic"
 	"github.com/wmsr/wmsr/attest"
 	"github.com/wmsr/wmsr/rdma"
 )
 
 // The benchmarks compare, in one run, the shm mailbox fabric with the MQTT
-// fabric over the embedded broker on loopback (both agent.Fabric, both
-// clients in this process, 64-byte values). The bare ring between two
+// fabric over the embedded broker and over mosquitto on loopback (all
+// agent.Fabric, both clients in this process, 64-byte values). The bare ring between two
 // processes is benchmarked in rdma.
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./agent/rdmafabric/
@@ -26,6 +27,7 @@ type pairFunc func(b *testing.B, inboxCap int) (pub, sub agent.Fabric)
 func fabrics(b *testing.B, fn func(b *testing.B, pair pairFunc)) {
 	b.Run("fabric=shm", func(b *testing.B) { fn(b, shmPair) })
 	b.Run("fabric=mqtt-embedded", func(b *testing.B) { fn(b, mqttPair) })
+	b.Run("fabric=mqtt-mosquitto", func(b *testing.B) { fn(b, mosquittoPair) })
 }
 
 func shmPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
@@ -39,9 +41,19 @@ func shmPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
 	return p, s
 }
 
+const benchFleet = "bench"
+
+func benchPassword(id attest.MemberID) []byte { return []byte("pw-" + mqtttopic.Agent(id)) }
+
+func mosquittoPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
+	m := mqtttest.StartMosquitto(b, benchFleet, map[string][]byte{
+		mqtttopic.Agent(1): benchPassword(1), mqtttopic.Agent(2): benchPassword(2)})
+	return dialPair(b, m.URL(), inboxCap)
+}
+
 func mqttPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
-	const fleet = "bench"
-	pw := func(id attest.MemberID) []byte { return []byte("pw-" + mqtttopic.Agent(id)) }
+	const fleet = benchFleet
+	pw := benchPassword
 	cfg := broker.DefaultConfig()
 	cfg.Fleet = fleet
 	cfg.Passwords = map[string][]byte{mqtttopic.Agent(1): pw(1), mqtttopic.Agent(2): pw(2)}
@@ -55,14 +67,19 @@ func mqttPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { br.Close() })
+	return dialPair(b, "tcp://"+addr, inboxCap)
+}
+
+// dialPair connects publisher 1 and subscriber 2 to the broker at url.
+func dialPair(b *testing.B, url string, inboxCap int) (pub, sub agent.Fabric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dial := func(id attest.MemberID, inboxCap int) *mqttfabric.Fabric {
 		c := mqttfabric.DefaultConfig()
-		c.Brokers = []string{"tcp://" + addr}
-		c.Fleet = fleet
+		c.Brokers = []string{url}
+		c.Fleet = benchFleet
 		c.ID = id
-		c.Password = pw(id)
+		c.Password = benchPassword(id)
 		c.InboxCapacity = inboxCap
 		f, err := mqttfabric.Dial(ctx, c)
 		if err != nil {
