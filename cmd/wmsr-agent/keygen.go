@@ -29,7 +29,7 @@ const softBanner = `
 `
 
 func newKeygenCmd() *cobra.Command {
-	var caOut, caFile, outDir, binary string
+	var caOut, caFile, outDir, binary, policyOut string
 	var id, epoch, epochs uint64
 	var validFor time.Duration
 	var force bool
@@ -39,9 +39,11 @@ func newKeygenCmd() *cobra.Command {
 		Long: `keygen generates soft-backend key material. The soft backend gives NO
 hardware protection: keys are plain files (mode 0600) and process memory.
 
-  wmsr-agent keygen --ca-out fleet-ca.pem
+  wmsr-agent keygen --ca-out fleet-ca.pem [--policy-out policy.json]
       writes the fleet CA private key (PKCS #8 PEM) and fleet-ca.pem.pub
-      (hex Ed25519 public key, for the admission policy's soft.ca_public_keys).
+      (hex Ed25519 public key, for the admission policy's soft.ca_public_keys);
+      --policy-out also writes an admission policy that admits soft members
+      certified by this CA and running --binary (default this executable).
 
   wmsr-agent keygen --id 3 --epoch 1 --epochs 100 --ca fleet-ca.pem --out DIR
       writes, for each epoch e = 1 … 100, DIR/agent-3-epoch-e.seed (a fresh
@@ -60,7 +62,9 @@ overwritten unless --force.`,
 			case caOut != "" && (caFile != "" || outDir != "" || id != 0):
 				return usagef("--ca-out is exclusive with --id/--ca/--out")
 			case caOut != "":
-				return keygenCA(cmd.OutOrStdout(), caOut, force)
+				return keygenCA(cmd.OutOrStdout(), caOut, policyOut, binary, force)
+			case policyOut != "":
+				return usagef("--policy-out goes with --ca-out")
 			case caFile == "" || outDir == "":
 				return usagef("need --ca-out FILE, or --id, --epoch, --ca and --out")
 			case id == 0:
@@ -77,6 +81,7 @@ overwritten unless --force.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&caOut, "ca-out", "", "write a new fleet CA private key to this file")
+	f.StringVar(&policyOut, "policy-out", "", "with --ca-out: also write an admission policy for this CA and --binary")
 	f.StringVar(&caFile, "ca", "", "fleet CA private key file (from --ca-out)")
 	f.StringVar(&outDir, "out", "", "directory for the agent's seed and statement")
 	f.Uint64Var(&id, "id", 0, "agent member id (≥ 1)")
@@ -88,7 +93,7 @@ overwritten unless --force.`,
 	return cmd
 }
 
-func keygenCA(out io.Writer, path string, force bool) error {
+func keygenCA(out io.Writer, path, policyOut, binary string, force bool) error {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -109,7 +114,39 @@ func keygenCA(out io.Writer, path string, force bool) error {
 		return err
 	}
 	fmt.Fprintf(out, "fleet CA key: %s\nfleet CA public key: %s (%s.pub)\n", path, pub, path)
+	if policyOut == "" {
+		return nil
+	}
+	hash, err := binaryHash(binary)
+	if err != nil {
+		return err
+	}
+	policy := fmt.Sprintf("{\n  \"version\": 1,\n  \"soft\": {\n    \"ca_public_keys\": [\"%s\"],\n    \"binary_hashes\": [\"%x\"]\n  }\n}\n", pub, hash)
+	if _, err := attest.ParsePolicy([]byte(policy)); err != nil {
+		return err // cannot happen: both fields are well formed
+	}
+	if err := writeSecret(policyOut, []byte(policy), force); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "admission policy: %s (binary sha256 %x)\n", policyOut, hash)
 	return nil
+}
+
+// binaryHash hashes binary (default: this executable), the measurement a
+// soft statement certifies.
+func binaryHash(binary string) ([32]byte, error) {
+	if binary == "" {
+		var err error
+		if binary, err = os.Executable(); err != nil {
+			return [32]byte{}, err
+		}
+	}
+	bf, err := os.Open(binary)
+	if err != nil {
+		return [32]byte{}, usageError{fmt.Errorf("--binary: %w", err)}
+	}
+	defer bf.Close()
+	return attest.HashBinary(bf)
 }
 
 func loadCA(path string) (*attest.FleetCA, error) {
@@ -137,17 +174,7 @@ func keygenAgent(out io.Writer, id attest.MemberID, first attest.Epoch, epochs u
 	if err != nil {
 		return err
 	}
-	if binary == "" {
-		if binary, err = os.Executable(); err != nil {
-			return err
-		}
-	}
-	bf, err := os.Open(binary)
-	if err != nil {
-		return usageError{fmt.Errorf("--binary: %w", err)}
-	}
-	hash, err := attest.HashBinary(bf)
-	bf.Close()
+	hash, err := binaryHash(binary)
 	if err != nil {
 		return err
 	}

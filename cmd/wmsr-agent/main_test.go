@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/wmsr/wmsr/attest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,9 +150,17 @@ func TestConfigValidation(t *testing.T) {
 func TestKeygen(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	code, _, errs := runT(t, "keygen", "--ca-out", ca)
+	policy := filepath.Join(dir, "policy.json")
+	code, _, errs := runT(t, "keygen", "--ca-out", ca, "--policy-out", policy)
 	if code != 0 || !strings.Contains(errs, "NO HARDWARE PROTECTION") {
 		t.Fatalf("code %d, stderr %q", code, errs)
+	}
+	pb, err := os.ReadFile(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := attest.ParsePolicy(pb); err != nil || len(p.Soft.CAKeys) != 1 || len(p.Soft.BinaryHashes) != 1 {
+		t.Fatalf("policy %s: %v", pb, err)
 	}
 	out := filepath.Join(dir, "agent")
 	if code, _, errs = runT(t, "keygen", "--id", "3", "--epoch", "2", "--epochs", "2", "--ca", ca, "--out", out); code != 0 {
@@ -170,6 +179,9 @@ func TestKeygen(t *testing.T) {
 	// No silent overwrite.
 	if code, _, _ = runT(t, "keygen", "--ca-out", ca); code != exitUsage {
 		t.Fatalf("overwrite: code %d", code)
+	}
+	if code, _, _ = runT(t, "keygen", "--policy-out", policy); code != exitUsage {
+		t.Fatalf("--policy-out without --ca-out: code %d", code)
 	}
 	if code, _, _ = runT(t, "keygen", "--id", "3"); code != exitUsage {
 		t.Fatalf("missing flags: code %d", code)
