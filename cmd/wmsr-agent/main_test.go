@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/wmsr/wmsr/attest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wmsr/wmsr/attest"
 )
 
 func runT(t *testing.T, args ...string) (int, string, string) {
