@@ -2,6 +2,7 @@ package recipe_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net"
 	"os"
@@ -17,21 +18,30 @@ import (
 )
 
 // benchCluster starts n replicas in this process, each with its own TCP
-// transport on loopback (the same transport as the process test), and
-// returns the leader's client address.
-func benchCluster(tb testing.TB, n int, vanilla bool) (leader string, stop func()) {
+// transport and client port on loopback (the same transport as the
+// process test), and returns the leader's client address and an operator
+// key its client port accepts.
+func benchCluster(tb testing.TB, n int, vanilla bool) (leader string, key recipe.ClientKey, stop func()) {
 	addrs := map[attest.MemberID]string{}
+	clients := map[attest.MemberID]string{}
 	var ids []attest.MemberID
-	for i := 1; i <= n; i++ {
+	free := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			tb.Fatal(err)
 		}
-		addrs[attest.MemberID(i)] = l.Addr().String()
-		l.Close()
+		defer l.Close()
+		return l.Addr().String()
+	}
+	for i := 1; i <= n; i++ {
+		addrs[attest.MemberID(i)], clients[attest.MemberID(i)] = free(), free()
 		ids = append(ids, attest.MemberID(i))
 	}
-	fleet, genesis, err := replicacmd.TestFleet(42, ids)
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fleet, genesis, gtime, err := replicacmd.TestFleet(42, ids)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,8 +56,9 @@ func benchCluster(tb testing.TB, n int, vanilla bool) (leader string, stop func(
 		go func() {
 			defer wg.Done()
 			err := recipe.RunReplica(ctx, recipe.ReplicaConfig{
-				ID: id, Epoch: 1, Listen: addrs[id], Addrs: addrs, Backend: b, Admitter: fleet.Admitter,
-				Genesis: genesis, GenesisTime: fleet.Now, Vanilla: vanilla, Tick: 10 * time.Millisecond,
+				ID: id, Epoch: 1, Listen: addrs[id], Addrs: addrs, ClientListen: clients[id],
+				OperatorKeys: []ed25519.PublicKey{pub}, Backend: b, Admitter: fleet.Admitter,
+				Genesis: genesis, GenesisTime: gtime, Vanilla: vanilla, Tick: 10 * time.Millisecond,
 			})
 			if err != nil {
 				tb.Error(err)
@@ -58,21 +69,21 @@ func benchCluster(tb testing.TB, n int, vanilla bool) (leader string, stop func(
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, id := range ids {
-			c, err := recipe.DialClient(ctx, addrs[id])
+			c, err := recipe.DialClient(ctx, clients[id], nil)
 			if err != nil {
 				continue
 			}
-			self, lead, _, err := c.Status(ctx)
+			st, err := c.Status(ctx)
 			c.Close()
-			if err == nil && lead != 0 && self == lead {
-				return addrs[id], stop
+			if err == nil && st.Leader != 0 && st.Self == st.Leader {
+				return clients[id], recipe.OperatorKey(priv), stop
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
 	tb.Fatal("no leader")
-	return "", nil
+	return "", nil, nil
 }
 
 type benchResult struct {
@@ -84,7 +95,7 @@ type benchResult struct {
 }
 
 // runWrites drives clients concurrent writers against addr for d.
-func runWrites(tb testing.TB, addr string, clients, size int, d time.Duration) benchResult {
+func runWrites(tb testing.TB, addr string, key recipe.ClientKey, clients, size int, d time.Duration) benchResult {
 	val := make([]byte, size)
 	for i := range val {
 		val[i] = byte('a' + i%26)
@@ -101,7 +112,7 @@ func runWrites(tb testing.TB, addr string, clients, size int, d time.Duration) b
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl, err := recipe.DialClient(ctx, addr)
+			cl, err := recipe.DialClient(ctx, addr, key)
 			if err != nil {
 				tb.Error(err)
 				return
@@ -160,8 +171,8 @@ func TestBenchmarkTable(t *testing.T) {
 		for _, size := range []int{256, 1024} {
 			var van float64
 			for _, vanilla := range []bool{true, false} {
-				addr, stop := benchCluster(t, n, vanilla)
-				r := runWrites(t, addr, clients, size, d)
+				addr, key, stop := benchCluster(t, n, vanilla)
+				r := runWrites(t, addr, key, clients, size, d)
 				stop()
 				mode, ratio := "recipe", ""
 				if vanilla {

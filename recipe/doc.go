@@ -19,7 +19,40 @@
 //     raft). Also pure.
 //   - Store (store.go) is the replicated state machine.
 //   - The simulation (sim_test.go) drives Nodes over a seeded adversarial
-//     network; the TCP transport and the replica process are the edge.
+//     network; the TCP transport, the client port and the replica process
+//     are the edge.
+//
+// # Processes, transport and clients
+//
+// One replica runs per process, as the replica role of the agent binary:
+// "wmsr-agent replica" (cmd/wmsr-agent/replica.go, a thin shell around
+// package replicacmd), so that ground stations or chosen drones hold the
+// log. replicacmd resolves its configuration (flags, WMSR_REPLICA_*
+// environment, a YAML or TOML file), loads keygen's per-epoch identity
+// (each start a new epoch), the admission policy and the genesis records
+// (every replica's epoch-1 keygen statement, from one directory; see the
+// replicacmd documentation), and calls RunReplica.
+//
+// RunReplica (replica.go) is the I/O edge around a Node: a ticker, the
+// peer Transport and the client port. The Transport (transport.go) carries
+// frames between replicas over TCP: 4-byte length-prefixed frames, one
+// outbound connection per peer, redialled with backoff; it may lose
+// frames, and the Layer retransmits.
+//
+// The client port (client.go, clientport.go) is a listener of its own.
+// Writes must be signed with Ed25519, by an operator key listed in the
+// replica's configuration (any key) or by a member the admission policy
+// admits, with its attest identity (quarantine/ and kv/ records: a drone
+// proposing equivocation evidence). Each connection starts with a fresh
+// challenge from the replica, which every signed request carries, and the
+// replica keeps the highest counter it accepted per client key in that
+// session: a request captured on the wire is refused on any other
+// connection, replica or incarnation, and when replayed into its own. A
+// forged or replayed request is refused with its reason (ErrForged,
+// ErrReplayed, ErrUnknownClient, ErrUnsigned, ErrForbidden), logged,
+// counted (ClientStats, in the status answer) and ends the connection.
+// Reads and status stay unsigned: the configuration is what every agent
+// must learn, and the port authenticates but does not encrypt.
 //
 // # The five components of Recipe, and where they are
 //
@@ -100,6 +133,17 @@
 //     replays break vanilla raft; nothing breaks Recipe.
 //   - TestStoreTypedEntries: typed entries, activation rounds, ReadIndex
 //     reads from a follower, the watch stream.
+//   - TestClientSession, TestClientPort: the client port's authentication,
+//     one refusal reason at a time, on a session and over TCP;
+//     FuzzParseClientRequest fuzzes its decoder (seed corpus in
+//     testdata/fuzz).
+//   - TestProcessKillLeader: three replica processes (the test binary
+//     re-executed as replicacmd.Main, insecure test fleet) on loopback;
+//     kill -9 of the leader, restart at a new epoch, no acknowledged write
+//     lost, a rolled-back disk refused. cmd/wmsr-agent's
+//     TestReplicaEndToEnd does the same with the built wmsr-agent binary
+//     and real keygen identities, plus a man in the middle whose tampered
+//     and replayed client requests are refused.
 //
 // # What attest should grow
 //

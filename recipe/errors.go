@@ -36,4 +36,27 @@ var (
 	// ErrRollback: a replica's disk is older than what it (or the cluster)
 	// has already acknowledged.
 	ErrRollback = errors.New("recipe: disk rolled back")
+
+	// Refusals of the client port (see client.go). The replica answers a
+	// refused request with the reason, counts it (ClientStats) and closes
+	// the connection; the Client returns an error wrapping the sentinel.
+
+	// ErrForged: the request's signature does not verify under the key or
+	// member record it names (tampered, or signed by someone else).
+	ErrForged = errors.New("recipe: client request forged: signature does not verify")
+	// ErrReplayed: an authentic request that was already used: bound to
+	// another session (another connection, replica or incarnation), or
+	// carrying a counter not above the highest this session accepted from
+	// that key, or signed by a member epoch older than one already seen.
+	ErrReplayed = errors.New("recipe: client request replayed")
+	// ErrUnknownClient: the request is signed by an operator key the
+	// replica does not list, or by a member whose attestation the
+	// admission policy refuses (or that sent none).
+	ErrUnknownClient = errors.New("recipe: client key not admitted")
+	// ErrUnsigned: a write (put or delete) without a signature. Reads and
+	// status may be unsigned.
+	ErrUnsigned = errors.New("recipe: write not signed")
+	// ErrForbidden: an admitted member tried to write a key only operators
+	// may write (members may propose quarantine/ and kv/ records).
+	ErrForbidden = errors.New("recipe: key not writable by this client")
 )

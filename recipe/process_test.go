@@ -3,7 +3,10 @@ package recipe_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -22,7 +25,7 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv("RECIPE_REPLICA_ARGS"); args != "" {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		if err := replicacmd.Main(ctx, strings.Fields(args), os.Stderr); err != nil {
+		if err := replicacmd.Main(ctx, strings.Fields(args), io.Discard, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "replica:", err)
 			os.Exit(1)
 		}
@@ -32,11 +35,12 @@ func TestMain(m *testing.M) {
 }
 
 type proc struct {
-	id   int
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	id     int
+	addr   string // peer port
+	client string // client port
+	dir    string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
 }
 
 func freeAddrs(t *testing.T, n int) []string {
@@ -56,7 +60,8 @@ func startProc(t *testing.T, p *proc, peers string, extra string) {
 	t.Helper()
 	p.log = &bytes.Buffer{}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("RECIPE_REPLICA_ARGS=-id %d -dir %s -peers %s -seed 42 %s", p.id, p.dir, peers, extra))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("RECIPE_REPLICA_ARGS=--id %d --data-dir %s --peers %s --client-listen %s "+
+		"--insecure-test-fleet --test-fleet-seed 42 --log-level warn %s", p.id, p.dir, peers, p.client, extra))
 	cmd.Stderr = p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -69,21 +74,32 @@ func startProc(t *testing.T, p *proc, peers string, extra string) {
 // restarts it from its data directory (it comes back as a new epoch and
 // is re-admitted by configuration change, with state by snapshot), keeps
 // writing, and checks that every acknowledged write is readable,
-// linearizably, from every replica, the restarted one included.
+// linearizably, from every replica, the restarted one included. Writes
+// are signed by an operator key listed in --client-keys.
 func TestProcessKillLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	addrs := freeAddrs(t, 3)
+	addrs := freeAddrs(t, 6)
 	var peerList []string
 	procs := make([]*proc, 3)
 	for i := range procs {
-		procs[i] = &proc{id: i + 1, addr: addrs[i], dir: t.TempDir()}
+		procs[i] = &proc{id: i + 1, addr: addrs[i], client: addrs[3+i], dir: t.TempDir()}
 		peerList = append(peerList, fmt.Sprintf("%d=%s", i+1, addrs[i]))
 	}
 	peers := strings.Join(peerList, ",")
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(t.TempDir(), "operators")
+	if err := os.WriteFile(keys, []byte("# test operator\n"+hex.EncodeToString(pub)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	op := recipe.OperatorKey(priv)
+	extra := "--client-keys " + keys
 	for _, p := range procs {
-		startProc(t, p, peers, "")
+		startProc(t, p, peers, extra)
 	}
 	t.Cleanup(func() {
 		for _, p := range procs {
@@ -112,7 +128,7 @@ func TestProcessKillLeader(t *testing.T) {
 			if p.id == skip {
 				continue
 			}
-			c, err := recipe.DialClient(ctx, p.addr)
+			c, err := recipe.DialClient(ctx, p.client, op)
 			if err != nil {
 				time.Sleep(50 * time.Millisecond)
 				continue
@@ -130,14 +146,15 @@ func TestProcessKillLeader(t *testing.T) {
 		return false
 	}
 	status := func(p *proc) (self, leader uint64, voter bool, err error) {
-		c, err := recipe.DialClient(ctx, p.addr)
+		c, err := recipe.DialClient(ctx, p.client, nil)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		defer c.Close()
 		sctx, sc := context.WithTimeout(ctx, time.Second)
 		defer sc()
-		return c.Status(sctx)
+		st, err := c.Status(sctx)
+		return st.Self, st.Leader, st.Voter, err
 	}
 
 	for range 20 {
@@ -168,7 +185,7 @@ func TestProcessKillLeader(t *testing.T) {
 			t.Fatal("no write acknowledged after the leader was killed")
 		}
 	}
-	startProc(t, leader, peers, "")
+	startProc(t, leader, peers, extra)
 	// Wait until the restarted replica is a voter again.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -197,7 +214,7 @@ func TestProcessKillLeader(t *testing.T) {
 		var err error
 		for range 20 {
 			var c *recipe.Client
-			c, err = recipe.DialClient(ctx, p.addr)
+			c, err = recipe.DialClient(ctx, p.client, nil)
 			if err != nil {
 				time.Sleep(100 * time.Millisecond)
 				continue
@@ -229,7 +246,7 @@ func TestProcessKillLeader(t *testing.T) {
 	}
 	_ = leader.cmd.Process.Kill()
 	_ = leader.cmd.Wait()
-	startProc(t, leader, peers, "")
+	startProc(t, leader, peers, extra)
 	time.Sleep(2 * time.Second)
 	_, _, voter, err := status(leader)
 	if err != nil {

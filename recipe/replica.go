@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -70,11 +71,18 @@ func NextEpoch(dir string) (attest.Epoch, error) {
 type ReplicaConfig struct {
 	ID     attest.MemberID
 	Epoch  attest.Epoch
-	Listen string
+	Listen string // peer port
 	Addrs  map[attest.MemberID]string
+	// ClientListen is the client port's address (client.go); empty: this
+	// replica serves no clients, only its peers.
+	ClientListen string
+	// OperatorKeys may write any key through the client port. Members
+	// that Admitter admits may write quarantine/ and kv/ records.
+	OperatorKeys []ed25519.PublicKey
 	// Backend holds this epoch's keys (fresh for every epoch).
 	Backend attest.Backend
-	// Admitter checks records and join requests against the policy.
+	// Admitter checks records, join requests and member clients against
+	// the policy.
 	Admitter *attest.Admitter
 	// Genesis, if this is a first start (epoch 1), bootstraps the cluster;
 	// GenesisTime is the time its records are verified at (identical in
@@ -85,25 +93,18 @@ type ReplicaConfig struct {
 	Vanilla bool
 	Tick    time.Duration
 	Logger  *slog.Logger
-	// Ready, if set, receives the listening address once serving.
-	Ready func(addr string)
+	// Ready, if set, is called with the peer and client addresses (client
+	// empty without a client port) once both listen.
+	Ready func(peer, client string)
 }
 
-// Client protocol on the replica's port (the same framing as peers):
-//
-//	request  'C' req(8) op(1: put, 2: get) keylen(2) key value
-//	response 'A' req(8) status(1: 1 ok, 0 failed) found(1) value
-const (
-	frameClient   = 'C'
-	frameAnswer   = 'A'
-	clientPut     = 1
-	clientGet     = 2
-	clientStatus  = 3
-	replicaMaxReq = 1 << 20
-)
+// clientTimeout is how long the replica remembers a client request that
+// has not completed (a proposal lost in a leader change never does); the
+// client has given up on it long before.
+const clientTimeout = 30 * time.Second
 
 // RunReplica runs one replica until ctx is done: the I/O edge around a
-// Node (TCP transport, ticker, client requests).
+// Node (TCP transport, ticker, client port).
 func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -139,6 +140,17 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 		return err
 	}
 	defer tr.Close()
+	auth := newClientAuth(cfg.OperatorKeys, cfg.Admitter, time.Now)
+	var calls <-chan clientCall
+	clientAddr := ""
+	if cfg.ClientListen != "" {
+		srv, err := listenClients(cfg.ClientListen, cfg.ID, cfg.Epoch, auth, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		calls, clientAddr = srv.calls, srv.Addr().String()
+	}
 	node.SetTime(time.Now())
 	if genesis == nil {
 		att, err := cfg.Backend.Attest()
@@ -156,14 +168,15 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 		node.Join(enc, via)
 	}
 	if cfg.Ready != nil {
-		cfg.Ready(tr.Addr().String())
+		cfg.Ready(tr.Addr().String(), clientAddr)
 	}
 	type waiter struct {
-		reply func([]byte)
-		req   uint64
+		reply    func([]byte)
+		req      uint64
+		deadline time.Time
 	}
 	waiting := make(map[uint64]waiter)
-	var next uint64
+	var next, ticks uint64
 	ticker := time.NewTicker(cfg.Tick)
 	defer ticker.Stop()
 	flush := func() {
@@ -177,8 +190,7 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 				continue
 			}
 			delete(waiting, r.Req)
-			ok = r.Err == nil
-			w.reply(answer(w.req, ok, r.Found, r.Value))
+			w.reply(resultAnswer(w.req, r))
 		}
 	}
 	for {
@@ -186,81 +198,62 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-			node.SetTime(time.Now())
+			now := time.Now()
+			node.SetTime(now)
 			node.Tick()
-			// Requests older than a few seconds will not complete
-			// (lost proposals); they time out at the client.
-			if len(waiting) > replicaMaxReq {
-				clear(waiting)
+			if ticks++; ticks%100 == 0 {
+				for k, w := range waiting {
+					if now.After(w.deadline) {
+						delete(waiting, k)
+					}
+				}
 			}
-		case in := <-tr.recv():
-			if len(in.data) > 0 && in.data[0] == frameClient {
-				req, op, key, val, err := parseClient(in.data[1:])
-				if err != nil {
-					continue
+		case call := <-calls:
+			b := &call.body
+			switch b.Op {
+			case opPut, opDelete:
+				op := OpPut
+				if b.Op == opDelete {
+					op = OpDelete
 				}
 				next++
-				waiting[next] = waiter{reply: in.reply, req: req}
-				switch op {
-				case clientPut:
-					if err := node.Propose(next, Command{Op: OpPut, Key: key, Value: val}); err != nil {
-						delete(waiting, next)
-						in.reply(answer(req, false, false, nil))
-					}
-				case clientGet:
-					node.Read(next, key)
-				case clientStatus:
-					delete(waiting, next)
-					v := binary.BigEndian.AppendUint64(nil, node.Leader())
-					v = binary.BigEndian.AppendUint64(v, node.RaftID())
-					in.reply(answer(req, node.IsVoter(), node.Leader() != 0, v))
+				cmd := Command{Op: op, Key: b.Key, Value: b.Value, ActivateAt: b.Activate}
+				if err := node.Propose(next, cmd); err != nil {
+					call.reply(resultAnswer(b.Req, Result{Err: err}))
+					break
 				}
-			} else {
-				_ = node.Receive(in.data)
+				waiting[next] = waiter{reply: call.reply, req: b.Req, deadline: time.Now().Add(clientTimeout)}
+				cfg.Logger.Debug("recipe: client write", "from", call.who.String(), "op", opName(b.Op), "key", b.Key)
+			case opGet:
+				if len(b.Key) == 0 || len(b.Key) > maxKeyLen {
+					call.reply(resultAnswer(b.Req, Result{Err: fmt.Errorf("%w: key length %d", ErrMalformed, len(b.Key))}))
+					break
+				}
+				next++
+				waiting[next] = waiter{reply: call.reply, req: b.Req, deadline: time.Now().Add(clientTimeout)}
+				node.Read(next, b.Key)
+			case opStatus:
+				st := auth.stats()
+				v := binary.BigEndian.AppendUint64(nil, node.Leader())
+				v = binary.BigEndian.AppendUint64(v, node.RaftID())
+				call.reply(answer(b.Req, statusOK, node.IsVoter(), st.appendTo(v)))
 			}
+		case frame := <-tr.recv():
+			_ = node.Receive(frame)
 		}
 		flush()
 	}
 }
 
-func answer(req uint64, ok, found bool, val []byte) []byte {
-	b := []byte{frameAnswer}
-	b = binary.BigEndian.AppendUint64(b, req)
-	var s, f byte
-	if ok {
-		s = 1
+// resultAnswer encodes the answer to a completed (or failed) request.
+func resultAnswer(req uint64, r Result) []byte {
+	switch {
+	case r.Err == nil:
+		return answer(req, statusOK, r.Found, r.Value)
+	case errors.Is(r.Err, ErrPastRound):
+		return answer(req, statusInvalid, false, coded(2, r.Err.Error()))
+	case errors.Is(r.Err, ErrMalformed):
+		return answer(req, statusInvalid, false, coded(1, r.Err.Error()))
 	}
-	if found {
-		f = 1
-	}
-	b = append(b, s, f)
-	return append(b, val...)
-}
-
-func parseClient(b []byte) (req uint64, op byte, key string, val []byte, err error) {
-	if len(b) < 11 {
-		return 0, 0, "", nil, ErrMalformed
-	}
-	req, op = binary.BigEndian.Uint64(b), b[8]
-	n := int(binary.BigEndian.Uint16(b[9:]))
-	if len(b) < 11+n {
-		return 0, 0, "", nil, ErrMalformed
-	}
-	return req, op, string(b[11 : 11+n]), b[11+n:], nil
-}
-
-func encodeClient(req uint64, op byte, key string, val []byte) []byte {
-	b := []byte{frameClient}
-	b = binary.BigEndian.AppendUint64(b, req)
-	b = append(b, op)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
-	b = append(b, key...)
-	return append(b, val...)
-}
-
-func decodeClientAnswer(b []byte) (req uint64, ok, found bool, val []byte, err error) {
-	if len(b) < 11 || b[0] != frameAnswer {
-		return 0, false, false, nil, ErrMalformed
-	}
-	return binary.BigEndian.Uint64(b[1:]), b[9] == 1, b[10] == 1, b[11:], nil
+	return answer(req, statusFailed, false, nil)
 }

@@ -124,7 +124,9 @@ func (c *Command) validate() error {
 		}
 	case c.Key == KeyTopology:
 		var t Topology
-		return strict(&t)
+		if err := strict(&t); err != nil {
+			return err
+		}
 	case strings.HasPrefix(c.Key, PrefixQuarantine):
 		var q Quarantine
 		if err := strict(&q); err != nil {

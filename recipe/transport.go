@@ -2,7 +2,6 @@ package recipe
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,13 +23,14 @@ const maxFrame = 1 << 20
 // length-prefixed (4-byte big-endian) frames, one outbound connection per
 // peer, redialled with backoff when it breaks. It promises nothing about
 // delivery: frames queued while a peer is unreachable are dropped when the
-// queue is full, and the Recipe layer retransmits what matters.
+// queue is full, and the Recipe layer retransmits what matters. It carries
+// replica frames only; clients have a port of their own (client.go).
 type Transport struct {
 	self  attest.MemberID
 	ln    net.Listener
 	addrs map[attest.MemberID]string
 	log   *slog.Logger
-	in    chan inbound
+	in    chan []byte
 
 	mu    sync.Mutex
 	outs  map[attest.MemberID]chan []byte
@@ -39,15 +39,8 @@ type Transport struct {
 	done  chan struct{}
 }
 
-// inbound is a frame read from a connection; reply answers on the same
-// connection (for client requests).
-type inbound struct {
-	data  []byte
-	reply func([]byte)
-}
-
-// ListenTransport listens on addr for peers and clients. addrs maps every
-// member to its address.
+// ListenTransport listens on addr for peers. addrs maps every member to
+// its address.
 func ListenTransport(self attest.MemberID, addr string, addrs map[attest.MemberID]string, logger *slog.Logger) (*Transport, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -58,7 +51,7 @@ func ListenTransport(self attest.MemberID, addr string, addrs map[attest.MemberI
 	}
 	t := &Transport{
 		self: self, ln: ln, addrs: addrs, log: logger,
-		in:    make(chan inbound, 4096),
+		in:    make(chan []byte, 4096),
 		outs:  make(map[attest.MemberID]chan []byte),
 		conns: make(map[net.Conn]struct{}),
 		done:  make(chan struct{}),
@@ -122,12 +115,6 @@ func (t *Transport) accept() {
 func (t *Transport) read(c net.Conn) {
 	defer t.wg.Done()
 	defer t.untrack(c)
-	var wmu sync.Mutex
-	reply := func(b []byte) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_ = writeFrame(c, b)
-	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
 		b, err := readFrame(r)
@@ -135,7 +122,7 @@ func (t *Transport) read(c net.Conn) {
 			return
 		}
 		select {
-		case t.in <- inbound{data: b, reply: reply}:
+		case t.in <- b:
 		case <-t.done:
 			return
 		}
@@ -243,15 +230,5 @@ func readFrame(r io.Reader) ([]byte, error) {
 	return b, err
 }
 
-// Recv returns the channel of inbound frames.
-func (t *Transport) recv() <-chan inbound { return t.in }
-
-// waitCtx is a helper for loops.
-func waitCtx(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}
+// recv returns the channel of inbound frames.
+func (t *Transport) recv() <-chan []byte { return t.in }
