@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -372,58 +371,15 @@ func (f *Fabric) notify(id attest.MemberID) {
 	_ = c.unmap()
 }
 
-// poll drains the subscribed rings into the Sink until Close. It spins
-// while traffic is recent, then sleeps with exponential backoff bounded by
-// MaxBackoff, so an idle agent costs next to no CPU.
+// poll drains the subscribed rings into the Sink until Close (see
+// pollLoop).
 func (f *Fabric) poll() {
 	defer close(f.done)
-	var (
-		lastActive   = time.Now()
-		lastMaintain = time.Now()
-		backoff      time.Duration
-		spins        int
-		timer        = time.NewTimer(time.Hour)
-	)
-	defer timer.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		default:
-		}
-		if f.sweep() > 0 {
-			lastActive, backoff, spins = time.Now(), 0, 0
-			// The delivery may have made the Sink's consumer (the round
-			// engine) runnable on this P: when it is keeping up (the
-			// backlog nearly empty, so it was parked waiting), yield so it
-			// runs now instead of after our next spins. A backlog means it
-			// is busy: keep draining.
-			if f.backlog == nil || f.backlog.Backlog() <= 1 {
-				runtime.Gosched()
-			}
-			continue
-		}
-		now := time.Now()
-		if now.Sub(lastMaintain) >= f.cfg.MaintainEvery {
-			f.maintain()
-			lastMaintain = now
-		}
-		if now.Sub(lastActive) < f.cfg.SpinFor {
-			if spins++; spins%32 == 0 {
-				runtime.Gosched()
-			}
-			continue
-		}
-		backoff = min(max(2*backoff, 2*time.Microsecond), f.cfg.MaxBackoff)
-		timer.Reset(backoff)
-		select {
-		case <-f.stop:
-			return
-		case <-f.kick:
-			lastActive, backoff = time.Now(), 0
-		case <-timer.C:
-		}
-	}
+	pollLoop{
+		stop: f.stop, kick: f.kick,
+		spinFor: f.cfg.SpinFor, maxBackoff: f.cfg.MaxBackoff, maintainEvery: f.cfg.MaintainEvery,
+		sweep: f.sweep, maintain: f.maintain, backlog: f.backlog,
+	}.run()
 }
 
 // sweep takes up to a batch from every ring, so one chatty sender cannot

@@ -127,7 +127,6 @@ import (
 	"io"
 	"net"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -135,7 +134,10 @@ import (
 // registered in the receiver's memory, frames placed with RDMA WRITE, the
 // receiver's head pushed back with RDMA WRITE into the sender's memory.
 // Connection set-up exchanges QPN, PSN, LID/GID, address and rkey out of
-// band over TCP: the receiver listens on addr, the sender dials it.
+// band over TCP: over a connection the caller made (NetProvider, used by
+// NetFabric), or, stand-alone (Provider), the receiver listens on addr and
+// the sender dials it. The TCP connection stays open while the ring lives:
+// a bye on it is an orderly close, its end a lost peer.
 //
 // Compiled and vetted, never run: see the package documentation.
 type IBVerbs struct {
@@ -403,15 +405,8 @@ func randomPSN() uint32 {
 	return binary.BigEndian.Uint32(b[:]) & 0xffffff
 }
 
-// exchange sends ours and reads theirs, bounded by ctx.
-func exchange(ctx context.Context, nc net.Conn, ours wireInfo) (wireInfo, error) {
-	if d, ok := ctx.Deadline(); ok {
-		_ = nc.SetDeadline(d)
-	} else {
-		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	}
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+// exchange sends ours and reads theirs (the caller bounds nc's I/O).
+func exchange(nc net.Conn, ours wireInfo) (wireInfo, error) {
 	errc := make(chan error, 1)
 	go func() { errc <- binary.Write(nc, binary.BigEndian, ours) }()
 	var theirs wireInfo
@@ -441,47 +436,71 @@ func ready(nc net.Conn) error {
 	return nil
 }
 
-// OpenReceiver implements Provider: it registers a ring, listens on addr
-// (host:port) for one sender and connects a queue pair to it.
+var _ NetProvider = IBVerbs{}
+
+// available fails at once, with ErrNoDevice, when there is no device: the
+// stand-alone Open methods check it before they wait for a peer.
+func (p IBVerbs) available() error {
+	d, err := p.openDevice()
+	if err != nil {
+		return err
+	}
+	C.ibv_close_device(d)
+	return nil
+}
+
+// OpenReceiver implements Provider: it listens on addr (host:port) for
+// one sender and sets the ring up with it (ReceiveOn).
 func (p IBVerbs) OpenReceiver(ctx context.Context, addr string, l Layout) (Receiver, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
+	if err := p.available(); err != nil {
+		return nil, err
+	}
+	nc, err := acceptOne(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return p.ReceiveOn(ctx, nc, l)
+}
+
+// ReceiveOn implements NetProvider: it registers a ring and connects a
+// queue pair to the sender at the other end of nc.
+func (p IBVerbs) ReceiveOn(ctx context.Context, nc net.Conn, l Layout) (Receiver, error) {
+	if err := l.Validate(); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	c, err := p.newConn(l.Size(), 64)
 	if err != nil {
+		nc.Close()
 		return nil, err
 	}
-	r, err := p.accept(ctx, addr, l, c)
+	release := bindConn(ctx, nc, setupTimeout)
+	r, err := p.accept(nc, l, c)
+	if rerr := release(); err == nil {
+		err = rerr
+	}
 	if err != nil {
 		c.close()
+		nc.Close()
 		return nil, err
 	}
+	r.link = newPeerLink(nc)
 	return r, nil
 }
 
-func (p IBVerbs) accept(ctx context.Context, addr string, l Layout, c *conn) (*verbsReceiver, error) {
+func (p IBVerbs) accept(nc net.Conn, l Layout, c *conn) (*verbsReceiver, error) {
 	reader, err := NewReader(c.mem, l)
 	if err != nil {
 		return nil, err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("rdma: listen: %w", err)
-	}
-	defer ln.Close()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	nc, err := ln.Accept()
-	if err != nil {
-		return nil, fmt.Errorf("rdma: accept: %w", errors.Join(ctx.Err(), err))
-	}
-	defer nc.Close()
 	ours, err := c.local(p.GIDIndex, randomPSN(), l, loadWord(c.mem, offGen))
 	if err != nil {
 		return nil, err
 	}
-	theirs, err := exchange(ctx, nc, ours)
+	theirs, err := exchange(nc, ours)
 	if err != nil {
 		return nil, err
 	}
@@ -497,10 +516,28 @@ func (p IBVerbs) accept(ctx context.Context, addr string, l Layout, c *conn) (*v
 	return &verbsReceiver{c: c, r: reader, pushEvery: uint64(max(1, l.Slots/4))}, nil
 }
 
-// OpenSender implements Provider: it dials the receiver's addr, connects a
-// queue pair, and initialises the remote ring as a new writer incarnation.
+// OpenSender implements Provider: it dials the receiver's addr and sets
+// the ring up with it (SendOn).
 func (p IBVerbs) OpenSender(ctx context.Context, addr string, l Layout) (Sender, error) {
 	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	if err := p.available(); err != nil {
+		return nil, err
+	}
+	nc, err := dialOne(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return p.SendOn(ctx, nc, l)
+}
+
+// SendOn implements NetProvider: it connects a queue pair to the receiver
+// at the other end of nc and initialises the remote ring as a new writer
+// incarnation.
+func (p IBVerbs) SendOn(ctx context.Context, nc net.Conn, l Layout) (Sender, error) {
+	if err := l.Validate(); err != nil {
+		nc.Close()
 		return nil, err
 	}
 	// The sender's region mirrors the ring: frames are encoded in place
@@ -508,28 +545,29 @@ func (p IBVerbs) OpenSender(ctx context.Context, addr string, l Layout) (Sender,
 	// it at offHead, where the ring's Writer reads it.
 	c, err := p.newConn(l.Size(), l.Slots+2)
 	if err != nil {
+		nc.Close()
 		return nil, err
 	}
-	s, err := p.dial(ctx, addr, l, c)
+	release := bindConn(ctx, nc, setupTimeout)
+	s, err := p.dial(nc, l, c)
+	if rerr := release(); err == nil {
+		err = rerr
+	}
 	if err != nil {
 		c.close()
+		nc.Close()
 		return nil, err
 	}
+	s.link = newPeerLink(nc)
 	return s, nil
 }
 
-func (p IBVerbs) dial(ctx context.Context, addr string, l Layout, c *conn) (*verbsSender, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("rdma: dial: %w", err)
-	}
-	defer nc.Close()
+func (p IBVerbs) dial(nc net.Conn, l Layout, c *conn) (*verbsSender, error) {
 	ours, err := c.local(p.GIDIndex, randomPSN(), l, 0)
 	if err != nil {
 		return nil, err
 	}
-	theirs, err := exchange(ctx, nc, ours)
+	theirs, err := exchange(nc, ours)
 	if err != nil {
 		return nil, err
 	}
@@ -572,9 +610,10 @@ func (p IBVerbs) dial(ctx context.Context, addr string, l Layout, c *conn) (*ver
 
 // verbsSender writes frames into the receiver's ring with RDMA WRITE.
 type verbsSender struct {
-	c *conn
-	w *Writer
-	l Layout
+	c    *conn
+	w    *Writer
+	l    Layout
+	link *peerLink
 }
 
 // Write encodes the frame in the local mirror slot and RDMA-WRITEs the
@@ -582,6 +621,9 @@ type verbsSender struct {
 // last word of the slot; should an HCA place it before the payload, the
 // receiver's CRC check refuses the torn frame (ErrCorrupt).
 func (s *verbsSender) Write(payload []byte) error {
+	if err := s.link.err(); err != nil {
+		return err
+	}
 	if err := s.c.reap(); err != nil {
 		return err
 	}
@@ -595,7 +637,7 @@ func (s *verbsSender) Write(payload []byte) error {
 	return s.c.write(off, s.l.SlotSize, uint64(off))
 }
 
-func (s *verbsSender) Close() error { s.c.close(); return nil }
+func (s *verbsSender) Close() error { s.link.close(); s.c.close(); return nil }
 
 // verbsReceiver polls its registered ring and pushes its head to the
 // sender every pushEvery frames and whenever it runs dry.
@@ -604,9 +646,15 @@ type verbsReceiver struct {
 	r         *Reader
 	pushed    uint64
 	pushEvery uint64
+	link      *peerLink
 }
 
+// Poll reports ErrPeerClosed or ErrPeerLost once the sender went away and
+// the ring is drained. (The link state is read first: the sender's last
+// WRITEs completed before it closed the connection, which makes an empty
+// poll after the change final, if the HCA placed them in order.)
 func (v *verbsReceiver) Poll(dst []byte) ([]byte, bool, error) {
+	gone := v.link.err()
 	out, ok, err := v.r.Poll(dst)
 	if h := v.r.Head(); h != v.pushed && (!ok || h-v.pushed >= v.pushEvery) {
 		// The Reader stored pack(gen, head) at offHead of our region:
@@ -620,7 +668,10 @@ func (v *verbsReceiver) Poll(dst []byte) ([]byte, bool, error) {
 			return out, ok, errors.Join(err, werr)
 		}
 	}
+	if !ok && err == nil && gone != nil {
+		return out, false, gone
+	}
 	return out, ok, err
 }
 
-func (v *verbsReceiver) Close() error { v.c.close(); return nil }
+func (v *verbsReceiver) Close() error { v.link.close(); v.c.close(); return nil }

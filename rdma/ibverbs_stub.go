@@ -5,6 +5,7 @@ package rdma
 import (
 	"context"
 	"fmt"
+	"net"
 )
 
 // IBVerbs is the RDMA provider (RC queue pairs, RDMA WRITE). This binary
@@ -30,5 +31,19 @@ func (IBVerbs) OpenReceiver(context.Context, string, Layout) (Receiver, error) {
 
 // OpenSender implements Provider.
 func (IBVerbs) OpenSender(context.Context, string, Layout) (Sender, error) {
+	return nil, fmt.Errorf("rdma: ibverbs sender: %w", ErrNotBuilt)
+}
+
+var _ NetProvider = IBVerbs{}
+
+// ReceiveOn implements NetProvider.
+func (IBVerbs) ReceiveOn(_ context.Context, c net.Conn, _ Layout) (Receiver, error) {
+	c.Close()
+	return nil, fmt.Errorf("rdma: ibverbs receiver: %w", ErrNotBuilt)
+}
+
+// SendOn implements NetProvider.
+func (IBVerbs) SendOn(_ context.Context, c net.Conn, _ Layout) (Sender, error) {
+	c.Close()
 	return nil, fmt.Errorf("rdma: ibverbs sender: %w", ErrNotBuilt)
 }

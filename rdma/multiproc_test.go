@@ -44,10 +44,13 @@ func TestMain(m *testing.M) {
 //	        WMSR_RDMA_N of them (0: until killed), retrying on ErrFull;
 //	echo:   registers WMSR_RDMA_RING (ping), and copies every frame from
 //	        it to the ring at WMSR_RDMA_PONG until the frame "stop".
+//	net:    a NetFabric peer (netmultiproc_test.go).
 func child(role string) error {
 	ctx := context.Background()
 	shm := rdma.Shm{}
 	switch role {
+	case "net":
+		return netChild()
 	case "writer":
 		n, _ := strconv.ParseUint(os.Getenv("WMSR_RDMA_N"), 10, 64)
 		inc, _ := strconv.ParseUint(os.Getenv("WMSR_RDMA_INC"), 10, 64)

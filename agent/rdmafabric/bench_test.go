@@ -11,13 +11,17 @@ import (
 	"github.com/wmsr/wmsr/agent/mqttfabric"
 	"github.com/wmsr/wmsr/agent/mqtttest"
 	"github.com/wmsr/wmsr/agent/mqtttopic"
+	"github.com/wmsr/wmsr/agent/rdmafabric"
 	"github.com/wmsr/wmsr/attest"
 	"github.com/wmsr/wmsr/rdma"
+	"github.com/wmsr/wmsr/rdma/rdmatest"
 )
 
-// The benchmarks compare, in one run, the shm mailbox fabric with the MQTT
-// fabric over the embedded broker and over mosquitto on loopback (all
-// agent.Fabric, both clients in this process, 64-byte values). The bare ring between two
+// The benchmarks compare, in one run, the shm mailbox fabric, the
+// networked mailbox fabric over the EmulatedTCP provider (loopback TCP,
+// not RDMA) and the MQTT fabric over the embedded broker and over
+// mosquitto on loopback (all agent.Fabric, both clients in this process,
+// 64-byte values). The bare ring between two
 // processes is benchmarked in rdma.
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./agent/rdmafabric/
@@ -26,6 +30,7 @@ type pairFunc func(b *testing.B, inboxCap int) (pub, sub agent.Fabric)
 
 func fabrics(b *testing.B, fn func(b *testing.B, pair pairFunc)) {
 	b.Run("fabric=shm", func(b *testing.B) { fn(b, shmPair) })
+	b.Run("fabric=net-emulated-tcp", func(b *testing.B) { fn(b, netPair) })
 	b.Run("fabric=mqtt-embedded", func(b *testing.B) { fn(b, mqttPair) })
 	b.Run("fabric=mqtt-mosquitto", func(b *testing.B) { fn(b, mosquittoPair) })
 }
@@ -35,6 +40,26 @@ func shmPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
 	p := newFabric(b, dir, 1, 0, rdma.Layout{})
 	s := newFabric(b, dir, 2, inboxCap, rdma.Layout{})
 	b.Cleanup(func() { p.Close(); s.Close() })
+	if err := s.Subscribe(context.Background(), []attest.MemberID{1}); err != nil {
+		b.Fatal(err)
+	}
+	return p, s
+}
+
+// netPair: the networked mailbox fabric over the EmulatedTCP provider on
+// loopback (not RDMA: every frame crosses two sockets), without proxies.
+func netPair(b *testing.B, inboxCap int) (pub, sub agent.Fabric) {
+	dir := rdmatest.NewDirectory()
+	open := func(id attest.MemberID, inboxCap int) *rdmafabric.Fabric {
+		f, err := rdmafabric.NewNet(rdma.NetConfig{ID: id, Provider: rdma.EmulatedTCP{}, Listen: "127.0.0.1:0", Peers: dir}, inboxCap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir.Set(id, f.ListenAddr())
+		b.Cleanup(func() { f.Close() })
+		return f
+	}
+	p, s := open(1, 0), open(2, inboxCap)
 	if err := s.Subscribe(context.Background(), []attest.MemberID{1}); err != nil {
 		b.Fatal(err)
 	}

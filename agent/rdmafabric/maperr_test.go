@@ -19,6 +19,8 @@ func TestMapErr(t *testing.T) {
 	}{
 		{fmt.Errorf("rdma: publish: 1 of 1 rings: %w", rdma.ErrFull), []error{agent.ErrBackPressure, rdma.ErrFull}},
 		{fmt.Errorf("rdma: publish: %w", rdma.ErrClosed), []error{agent.ErrClosed, rdma.ErrClosed}},
+		{fmt.Errorf("rdma: publish to 3: %w", rdma.ErrPeerLost), []error{agent.ErrNotConnected, rdma.ErrPeerLost}},
+		{errors.Join(fmt.Errorf("rdma: publish to 3: %w", rdma.ErrPeerLost), rdma.ErrFull), []error{agent.ErrNotConnected, rdma.ErrPeerLost, rdma.ErrFull}},
 	}
 	for _, c := range cases {
 		got := mapErr(c.in)

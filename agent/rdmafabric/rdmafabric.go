@@ -1,11 +1,13 @@
-// Package rdmafabric adapts the rdma shm mailbox Fabric to agent.Fabric.
+// Package rdmafabric adapts the rdma mailbox fabrics to agent.Fabric: the
+// shm Fabric for co-located agents (New) and the networked NetFabric for
+// agents on different hosts (NewNet).
 //
-// rdma knows nothing of agent: its Fabric hands drained envelopes to an
-// rdma.Sink and reports its own errors and counters. This package supplies
-// the Sink (an agent.Inbox, with its drop-oldest policy), maps
-// rdma.ErrClosed to agent.ErrClosed and rdma.ErrFull to
-// agent.ErrBackPressure, and merges rdma's counters with the Inbox's into
-// agent.Stats.
+// rdma knows nothing of agent: its fabrics hand drained envelopes to an
+// rdma.Sink and report their own errors and counters. This package
+// supplies the Sink (an agent.Inbox, with its drop-oldest policy), maps
+// rdma.ErrClosed to agent.ErrClosed, rdma.ErrFull to
+// agent.ErrBackPressure and rdma.ErrPeerLost to agent.ErrNotConnected, and
+// merges rdma's counters with the Inbox's into agent.Stats.
 package rdmafabric
 
 import (
@@ -18,11 +20,19 @@ import (
 	"github.com/wmsr/wmsr/rdma"
 )
 
-// Fabric is an agent.Fabric over an rdma.Fabric. Per-sender order is
-// preserved within a writer incarnation (see rdma.Fabric).
+// Fabric is an agent.Fabric over an rdma.Fabric or an rdma.NetFabric.
+// Per-sender order is preserved within a writer incarnation (a ring).
 type Fabric struct {
-	f     *rdma.Fabric
+	f     mailbox
 	inbox *agent.Inbox
+}
+
+// mailbox is what rdma.Fabric and rdma.NetFabric have in common.
+type mailbox interface {
+	Publish(ctx context.Context, env []byte) error
+	Subscribe(ctx context.Context, from []attest.MemberID) error
+	Stats() rdma.Stats
+	Close() error
 }
 
 var _ agent.Fabric = (*Fabric)(nil)
@@ -39,7 +49,7 @@ func (s sink) Deliver(from attest.MemberID, env []byte) {
 // Backlog lets the poller yield only when the round engine keeps up.
 func (s sink) Backlog() int { return len(s.inbox.C()) }
 
-// New opens the rdma fabric of agent cfg.ID in cfg.Dir with an Inbox
+// New opens the shm fabric of agent cfg.ID in cfg.Dir with an Inbox
 // holding inboxCapacity deliveries (agent.DefaultInboxCapacity if ≤ 0).
 // cfg.Sink must be nil: the adapter supplies it.
 func New(cfg rdma.Config, inboxCapacity int) (*Fabric, error) {
@@ -55,6 +65,33 @@ func New(cfg rdma.Config, inboxCapacity int) (*Fabric, error) {
 	return &Fabric{f: f, inbox: inbox}, nil
 }
 
+// NewNet opens the networked fabric of agent cfg.ID (listening on
+// cfg.Listen, finding peers in cfg.Peers) with an Inbox holding
+// inboxCapacity deliveries (agent.DefaultInboxCapacity if ≤ 0). cfg.Sink
+// must be nil: the adapter supplies it. An error wrapping rdma.ErrNoDevice
+// or rdma.ErrNotBuilt means the provider cannot run on this host.
+func NewNet(cfg rdma.NetConfig, inboxCapacity int) (*Fabric, error) {
+	if cfg.Sink != nil {
+		return nil, errors.New("rdmafabric: NetConfig.Sink is set by the adapter; leave it nil")
+	}
+	inbox := agent.NewInbox(inboxCapacity)
+	cfg.Sink = sink{inbox: inbox}
+	f, err := rdma.NewNetFabric(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Fabric{f: f, inbox: inbox}, nil
+}
+
+// ListenAddr is the address a networked fabric's connection manager
+// listens on (to advertise to peers), "" for the shm fabric.
+func (a *Fabric) ListenAddr() string {
+	if nf, ok := a.f.(*rdma.NetFabric); ok {
+		return nf.Addr().String()
+	}
+	return ""
+}
+
 // mapErr makes rdma's sentinels recognisable as agent's, keeping the
 // original in the chain.
 func mapErr(err error) error {
@@ -63,6 +100,8 @@ func mapErr(err error) error {
 		return nil
 	case errors.Is(err, rdma.ErrClosed):
 		return fmt.Errorf("%w: %w", agent.ErrClosed, err)
+	case errors.Is(err, rdma.ErrPeerLost):
+		return fmt.Errorf("%w: %w", agent.ErrNotConnected, err)
 	case errors.Is(err, rdma.ErrFull):
 		return fmt.Errorf("%w: %w", agent.ErrBackPressure, err)
 	}
@@ -70,7 +109,9 @@ func mapErr(err error) error {
 }
 
 // Publish implements agent.Fabric. It never waits: a full ring is reported
-// at once as an error wrapping agent.ErrBackPressure and rdma.ErrFull.
+// at once as an error wrapping agent.ErrBackPressure and rdma.ErrFull, a
+// networked ring found lost as one wrapping agent.ErrNotConnected and
+// rdma.ErrPeerLost.
 func (a *Fabric) Publish(ctx context.Context, env []byte) error {
 	return mapErr(a.f.Publish(ctx, env))
 }
