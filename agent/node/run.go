@@ -143,7 +143,20 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 
 	var fab agent.Fabric
 	where := ""
-	if s.Fabric == "rdma" {
+	if s.Fabric == "rdma" && s.RDMAListen != "" {
+		var prov rdma.NetProvider = rdma.IBVerbs{}
+		if s.RDMAProvider == "emulated-tcp" {
+			prov = rdma.EmulatedTCP{}
+			log.Warn("rdma provider emulated-tcp: rings travel over TCP, NOT RDMA (tests only)")
+		}
+		rf, err := rdmafabric.NewNet(rdma.NetConfig{ID: s.ID, Provider: prov, Listen: s.RDMAListen, Peers: s.RDMAPeers}, 0)
+		if err != nil {
+			log.Warn("rdma fabric unavailable, falling back to mqtt", "provider", prov.Name(), "err", err)
+		} else {
+			fab, where = rf, "rdma "+prov.Name()+" "+rf.ListenAddr()
+			connected = func() bool { return true }
+		}
+	} else if s.Fabric == "rdma" {
 		for _, p := range rdma.Probe(filepath.Dir(s.RDMADir)) {
 			if p.Err != nil {
 				log.Info("rdma provider unavailable", "provider", p.Provider, "err", p.Err)

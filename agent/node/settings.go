@@ -36,8 +36,15 @@ type Settings struct {
 	Fleet string
 	// Fabric is "mqtt" (a broker) or "rdma" (one-sided-write mailboxes;
 	// today the shm provider, for agents on one host, in RDMADir).
-	Fabric       string
-	RDMADir      string
+	Fabric  string
+	RDMADir string
+	// RDMAListen, when set, selects the mailbox fabric across hosts
+	// (rdma.NetFabric) instead of shm: this agent's ring connection
+	// manager, RDMAPeers every member's, RDMAProvider what moves the
+	// rings (ibverbs, or emulated-tcp, which is not RDMA).
+	RDMAListen   string
+	RDMAPeers    rdma.StaticPeers
+	RDMAProvider string
 	Broker       string // empty: embedded broker on BrokerListen
 	BrokerListen string
 	Token        string
@@ -101,6 +108,9 @@ var configKeys = []Key{
 	{"fleet", "wmsr", "fleet name (second MQTT topic level)"},
 	{"fabric", "mqtt", "how values travel: mqtt (a broker) or rdma (one-sided-write mailboxes in shared memory, for agents on one host; falls back to mqtt when unavailable)"},
 	{"rdma.dir", "", "directory of the rdma mailboxes, shared by co-located agents (default /dev/shm/wmsr-<fleet>)"},
+	{"rdma.listen", "", "host:port of this agent's ring connection manager: rdma across hosts instead of shared memory"},
+	{"rdma.peers", "", "every member's ring connection manager, id=host:port,... (with rdma.listen)"},
+	{"rdma.provider", "ibverbs", "what moves rings across hosts: ibverbs, or emulated-tcp (NOT RDMA: one-sided writes emulated over TCP, for tests)"},
 	{"broker", "", "broker URL (tcp://host:port or ssl://host:port); empty starts an embedded broker in-process"},
 	{"broker-listen", "127.0.0.1:1883", "listen address of the embedded broker (only when broker is empty)"},
 	{"token", "", "fleet token, the MQTT password (required)"},
@@ -222,6 +232,22 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 	s.RDMADir = v.GetString("rdma.dir")
 	if s.RDMADir == "" {
 		s.RDMADir = filepath.Join(rdma.DefaultShmDir, "wmsr-"+s.Fleet)
+	}
+	s.RDMAListen = v.GetString("rdma.listen")
+	if s.RDMAPeers, err = rdma.ParsePeers(v.GetString("rdma.peers")); err != nil {
+		return nil, bad("rdma.peers", "%v", err)
+	}
+	s.RDMAProvider = v.GetString("rdma.provider")
+	if s.RDMAProvider != "ibverbs" && s.RDMAProvider != "emulated-tcp" {
+		return nil, bad("rdma.provider", "%q is not ibverbs or emulated-tcp", s.RDMAProvider)
+	}
+	if s.RDMAListen != "" {
+		if _, _, err := net.SplitHostPort(s.RDMAListen); err != nil {
+			return nil, bad("rdma.listen", "%q is not host:port: %v", s.RDMAListen, err)
+		}
+		if len(s.RDMAPeers) == 0 {
+			return nil, bad("rdma.peers", "empty while rdma.listen is set: give every member's id=host:port")
+		}
 	}
 	s.Token = v.GetString("token")
 	if s.Token == "" {

@@ -11,6 +11,109 @@ import (
 	"time"
 )
 
+// Three processes with --fabric rdma and --rdma-listen agree over the
+// mailbox fabric across hosts (on loopback, with the emulated-tcp
+// provider: this machine has no RDMA device); a fourth asking for ibverbs
+// finds no device and falls back to MQTT with a log line.
+func TestRDMANetFabricEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs 4 processes")
+	}
+	clearEnv(t)
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "wmsr-agent")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const n = 3
+	listen := make([]string, n)
+	var peers []string
+	for i := range n {
+		listen[i] = freePort(t)
+		peers = append(peers, strconv.Itoa(i+1)+"="+listen[i])
+	}
+	var procs []*exec.Cmd
+	logs := map[string]*syncBuf{}
+	start := func(name string, args ...string) {
+		cmd := exec.Command(bin, args...)
+		buf := &syncBuf{}
+		cmd.Stdout, cmd.Stderr = buf, buf
+		cmd.Env = append(os.Environ(), "WMSR_TOKEN=rdma-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=rdmanet",
+			"WMSR_FABRIC=rdma", "WMSR_RDMA_PEERS="+strings.Join(peers, ","))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		logs[name] = buf
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+		if t.Failed() {
+			for n, b := range logs {
+				t.Logf("--- %s ---\n%s", n, b.String())
+			}
+		}
+	})
+	metrics := make([]string, n)
+	for i := range n {
+		id := i + 1
+		var ns []string
+		for j := 1; j <= n; j++ {
+			if j != id {
+				ns = append(ns, strconv.Itoa(j))
+			}
+		}
+		metrics[i] = freePort(t)
+		start("agent"+strconv.Itoa(id), "run", "--rdma-listen", listen[i], "--rdma-provider", "emulated-tcp",
+			"--id", strconv.Itoa(id), "--neighbours", strings.Join(ns, ","), "--f", "0", "--period", "50ms",
+			"--initial", strconv.Itoa(10*id), "--metrics", metrics[i])
+	}
+	start("ibverbs", "run", "--rdma-listen", freePort(t), "--id", "9", "--neighbours", "1", "--f", "0",
+		"--period", "50ms", "--broker-listen", freePort(t))
+	waitAgree(t, metrics, 10, 30)
+	if !strings.Contains(logs["agent1"].String(), `fabric="rdma emulated-tcp `) || !strings.Contains(logs["agent1"].String(), "NOT RDMA") {
+		t.Fatal("agent 1 does not report the emulated provider")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for l := logs["ibverbs"].String(); !strings.Contains(l, "falling back to mqtt") || !strings.Contains(l, "embedded broker started"); l = logs["ibverbs"].String() {
+		if time.Now().After(deadline) {
+			t.Fatal("the ibverbs agent did not fall back to mqtt")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitAgree waits until every agent ran 20 rounds and all values agree
+// within 1e-6, inside [lo, hi].
+func waitAgree(t *testing.T, metrics []string, lo, hi float64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mn, mx, ok := math.Inf(1), math.Inf(-1), true
+		for _, m := range metrics {
+			v, r, err := scrape(m)
+			if err != nil || math.IsNaN(r) || r < 20 {
+				ok = false
+				break
+			}
+			mn, mx = min(mn, v), max(mx, v)
+		}
+		if ok && mx-mn < 1e-6 {
+			if mn < lo || mx > hi {
+				t.Fatalf("agreed on %v, outside the initial values [%v, %v]", mn, lo, hi)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no agreement within 20 s (last spread %v)", mx-mn)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Three processes with --fabric rdma agree over shared-memory mailboxes,
 // with no broker at all; a fourth whose mailbox directory cannot be
 // created falls back to MQTT (its embedded broker) and says so.
@@ -77,32 +180,11 @@ func TestRDMAFabricEndToEnd(t *testing.T) {
 	start("fallback", "run", "--fabric", "rdma", "--rdma-dir", filepath.Join(notDir, "x"), "--id", "9",
 		"--neighbours", "1", "--f", "0", "--period", "50ms", "--broker-listen", freePort(t), "--metrics", fallbackMetrics)
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		lo, hi, ok := math.Inf(1), math.Inf(-1), true
-		for i := range n {
-			v, r, err := scrape(metrics[i])
-			if err != nil || math.IsNaN(r) || r < 20 {
-				ok = false
-				break
-			}
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		if ok && hi-lo < 1e-6 {
-			if lo < 10 || hi > 30 {
-				t.Fatalf("agreed on %v, outside the initial values [10, 30]", lo)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no agreement over rdma within 20 s (last spread %v)", hi-lo)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAgree(t, metrics, 10, 30)
 	if !strings.Contains(logs["agent1"].String(), `fabric="rdma shm `) {
 		t.Fatal("agent 1 does not report running on the rdma fabric")
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs["fallback"].String(), "falling back to mqtt") || !strings.Contains(logs["fallback"].String(), "embedded broker started") {
 		if time.Now().After(deadline) {
 			t.Fatal("the agent without a usable mailbox directory did not fall back to mqtt")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,12 +110,21 @@ func printSettings(w io.Writer, s *node.Settings, v *viper.Viper, fs *pflag.Flag
 		"tls.ca": s.TLSCA, "tls.cert": s.TLSCert, "tls.key": s.TLSKey, "tls.server-name": s.TLSServerName,
 		"gossip.bind": s.GossipBind, "gossip.advertise": s.GossipAdvertise,
 		"gossip.join": strings.Join(s.GossipJoin, ","), "gossip.keyring": s.GossipKeyring,
-		"gossip.profile":      s.GossipProfile,
+		"gossip.profile": s.GossipProfile, "fabric": s.Fabric, "rdma.dir": s.RDMADir,
+		"rdma.listen": s.RDMAListen, "rdma.peers": peersString(s), "rdma.provider": s.RDMAProvider,
 		"insecure-test-fleet": strconv.FormatBool(s.TestFleet), "test-fleet-seed": strconv.FormatUint(s.TestSeed, 10),
 	}
 	for _, k := range node.Keys() {
 		fmt.Fprintf(w, "%s=%s\t# %s\n", k.Name, vals[k.Name], node.Source(v, fs, k.Name))
 	}
+}
+
+func peersString(s *node.Settings) string {
+	var p []string
+	for _, id := range slices.Sorted(maps.Keys(s.RDMAPeers)) {
+		p = append(p, fmt.Sprintf("%d=%s", id, s.RDMAPeers[id]))
+	}
+	return strings.Join(p, ",")
 }
 
 func idsString(ids []attest.MemberID) string {
