@@ -35,6 +35,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/wmsr/wmsr/agent"
 	"github.com/wmsr/wmsr/agent/mqtttopic"
@@ -98,8 +99,7 @@ func Dial(ctx context.Context, cfg Config) (*Fabric, error) {
 		SetResumeSubs(false).
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(cfg.MaxReconnectInterval).
+		SetConnectRetry(false).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetConnectTimeout(cfg.ConnectTimeout).
 		SetWriteTimeout(cfg.PublishTimeout).
@@ -112,19 +112,45 @@ func Dial(ctx context.Context, cfg Config) (*Fabric, error) {
 			f.cfg.Logger.Warn("mqtt connection lost", "err", err)
 		})
 	f.client = paho.NewClient(o)
-	tok := f.client.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
+	// The first connection is retried here rather than by paho's
+	// ConnectRetry, which retries every failure for ever: a broker that
+	// refuses the credentials will refuse them again, and the caller must
+	// hear so at once (ErrRefused) rather than at its deadline.
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
 			f.shutdown()
-			return nil, fmt.Errorf("mqttfabric: connect %v: %w", cfg.Brokers, err)
+			return nil, fmt.Errorf("mqttfabric: connect %v: %w", cfg.Brokers, ctx.Err())
+		case <-retry.C:
 		}
-	case <-ctx.Done():
-		f.shutdown()
-		return nil, fmt.Errorf("mqttfabric: connect %v: %w", cfg.Brokers, ctx.Err())
+		tok := f.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			f.shutdown()
+			return nil, fmt.Errorf("mqttfabric: connect %v: %w", cfg.Brokers, ctx.Err())
+		}
+		err := tok.Error()
+		if err == nil {
+			return f, nil
+		}
+		if ct, ok := tok.(*paho.ConnectToken); ok {
+			switch ct.ReturnCode() {
+			case packets.ErrRefusedBadUsernameOrPassword, packets.ErrRefusedNotAuthorised:
+				f.shutdown()
+				return nil, fmt.Errorf("mqttfabric: connect %v as %s: %w: %w", cfg.Brokers, mqtttopic.Agent(cfg.ID), ErrRefused, err)
+			}
+		}
+		f.cfg.Logger.Debug("mqtt connect failed, retrying", "err", err)
+		retry.Reset(cfg.MaxReconnectInterval)
 	}
-	return f, nil
 }
+
+// ErrRefused: the broker refused this agent's credentials (wrong fleet
+// token or password, or not authorised); retrying cannot help.
+var ErrRefused = errors.New("broker refused the credentials")
 
 // onConnect runs in its own goroutine after every successful connection:
 // it announces the agent and restores the subscriptions (clean session:

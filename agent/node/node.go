@@ -54,6 +54,10 @@ type Options struct {
 	Model    topology.Model
 	// CheckTimeout bounds each robustness decision (default 10 s).
 	CheckTimeout time.Duration
+	// LeaveTimeout bounds the gossip leave at Close (default 1 s): long
+	// enough for peers to hear it, short enough that a whole fleet
+	// stopping together does not wait on members already gone.
+	LeaveTimeout time.Duration
 
 	// Registerer receives the runner's and the node's metrics.
 	Registerer prometheus.Registerer
@@ -116,6 +120,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 10 * time.Second
+	}
+	if o.LeaveTimeout <= 0 {
+		o.LeaveTimeout = time.Second
 	}
 	if o.Model == "" {
 		o.Model = topology.Total
@@ -217,7 +224,7 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
 		if n.ml != nil {
-			if err := n.ml.Leave(time.Second); err != nil {
+			if err := n.ml.Leave(n.opts.LeaveTimeout); err != nil {
 				n.log.Debug("node: gossip leave", "err", err)
 			}
 			errs = append(errs, n.ml.Close())
