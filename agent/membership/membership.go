@@ -144,6 +144,16 @@ type Membership struct {
 	// forward). Cleared when full.
 	refused map[[32]byte]nodeMeta
 
+	// conflicts holds, by node name, the address of the latest other
+	// process that claimed a peer's name while memberlist still held that
+	// name at another address (a member restarted at a new address before
+	// its old process was declared dead). memberlist refuses it then, and
+	// learns of it again only from its next push/pull; reclaim pulls its
+	// state as soon as the old process is dead. Bounded by the node names
+	// memberlist holds.
+	conflictMu sync.Mutex
+	conflicts  map[string]string
+
 	stats counters
 
 	stopped atomic.Bool
@@ -236,6 +246,7 @@ func New(cfg Config) (*Membership, error) {
 		peers:        make(map[attest.MemberID]*peer),
 		dying:        make(map[string]pendingDeath),
 		refused:      make(map[[32]byte]nodeMeta),
+		conflicts:    make(map[string]string),
 		stop:         make(chan struct{}),
 	}
 	m.log = cfg.Logger.With("fleet", cfg.Fleet, "member", uint64(self.ID), "epoch", uint64(self.Epoch))
@@ -254,9 +265,10 @@ func New(cfg Config) (*Membership, error) {
 			net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	m.ml = ml
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.run()
 	go m.sendLoop()
+	go m.reconnectLoop()
 	m.log.Info("membership: started", "node", m.selfName, "addr", m.Addr(), "encrypted", cfg.Keyring != nil)
 	return m, nil
 }
@@ -583,6 +595,79 @@ func (m *Membership) applyEvent(ev nodeEvent) {
 		// A node that joined or changed (restarted) gets our attestation;
 		// if we lack its own for the epoch it gossips, we ask for it.
 		m.queueSend(ev.node, ask)
+	} else {
+		m.reclaim(ev.node)
+	}
+}
+
+// reclaim: when a node is reported dead and another process claimed its
+// name at another address meanwhile, push/pull with that process once
+// memberlist lets a dead name be reclaimed.
+func (m *Membership) reclaim(dead memberlist.Node) {
+	m.conflictMu.Lock()
+	addr, ok := m.conflicts[dead.Name]
+	delete(m.conflicts, dead.Name)
+	m.conflictMu.Unlock()
+	if !ok || addr == dead.Address() {
+		return
+	}
+	m.life.Lock()
+	if m.closed {
+		m.life.Unlock()
+		return
+	}
+	m.wg.Add(1)
+	m.life.Unlock()
+	go func() {
+		defer m.wg.Done()
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(m.cfg.DeadNodeReclaimTime):
+		}
+		if _, err := m.ml.Join([]string{addr}); err != nil {
+			m.log.Debug("membership: contacting the new process of a dead node failed", "node", dead.Name, "addr", addr, "err", err)
+			return
+		}
+		m.log.Info("membership: synced with the new process of a dead node", "node", dead.Name, "addr", addr)
+	}()
+}
+
+// reconnectLoop: every PushPullInterval, push/pull with one member that
+// memberlist holds dead or left, at its last address (as Serf does).
+// memberlist never contacts a dead node again, so a restarted member with
+// no seeds to join (or whose seeds are gone) would otherwise never be seen
+// again. A member that is really gone costs one failed dial per interval.
+func (m *Membership) reconnectLoop() {
+	defer m.wg.Done()
+	tick := time.NewTicker(m.cfg.PushPullInterval)
+	defer tick.Stop()
+	var next int
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-tick.C:
+		}
+		m.mu.RLock()
+		var addrs []string
+		for _, p := range m.peers {
+			if p.known && !p.alive {
+				addrs = append(addrs, p.node.Address())
+			}
+		}
+		m.mu.RUnlock()
+		if len(addrs) == 0 {
+			continue
+		}
+		slices.Sort(addrs)
+		addr := addrs[next%len(addrs)]
+		next++
+		if _, err := m.ml.Join([]string{addr}); err != nil {
+			m.log.Debug("membership: reconnecting to a dead member failed", "addr", addr, "err", err)
+		} else {
+			m.log.Info("membership: reconnected to a dead member's address", "addr", addr)
+		}
 	}
 }
 
@@ -835,6 +920,11 @@ func (h *hooks) NotifyConflict(existing, other *memberlist.Node) {
 		msg = "membership: CONFLICT: another process claims this agent's member id"
 	}
 	m.log.Error(msg, "node", existing.Name, "existing_addr", existing.Address(), "other_addr", other.Address())
+	if existing.Name != m.selfName {
+		m.conflictMu.Lock()
+		m.conflicts[existing.Name] = other.Address()
+		m.conflictMu.Unlock()
+	}
 }
 
 // NotifyAlive keeps out of memberlist any node that is not of our fleet or
