@@ -59,6 +59,13 @@ type Options struct {
 	// stopping together does not wait on members already gone.
 	LeaveTimeout time.Duration
 
+	// FleetLog lists client addresses of fleet configuration log replicas
+	// (recipe, "wmsr-agent replica"). Each equivocation proof the engine
+	// finds is proposed there as a quarantine record signed as this
+	// member, to take effect QuarantineDelay rounds later; empty: proofs
+	// are only logged, counted and handed to Delegate.
+	FleetLog []string
+
 	// Registerer receives the runner's and the node's metrics.
 	Registerer prometheus.Registerer
 	// Delegate receives round reports and evidence.
@@ -75,6 +82,7 @@ type Options struct {
 type Node struct {
 	opts   Options
 	log    *slog.Logger
+	pub    *publisher
 	eng    *agent.Engine
 	runner *agent.Runner
 	ml     *membership.Membership
@@ -140,7 +148,19 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if n.runner, err = agent.NewRunner(eng, o.Fabric, agent.RunnerOptions{Clock: o.Clock, Delegate: o.Delegate, Registerer: reg}); err != nil {
+	del := o.Delegate
+	if len(o.FleetLog) > 0 {
+		if n.pub, err = newPublisher(o.FleetLog, o.Backend, eng, o.Logger, o.Delegate); err != nil {
+			return nil, err
+		}
+		for _, c := range n.pub.collectors() {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("node: metrics: %w", err)
+			}
+		}
+		del = n.pub
+	}
+	if n.runner, err = agent.NewRunner(eng, o.Fabric, agent.RunnerOptions{Clock: o.Clock, Delegate: del, Registerer: reg}); err != nil {
 		return nil, err
 	}
 	n.m = nodeMetrics{
@@ -208,6 +228,10 @@ func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); n.watchRobustness(ctx) }()
+	if n.pub != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.pub.run(ctx) }()
+	}
 	n.markDirty()
 	err := n.runner.Run(ctx)
 	cancel()

@@ -187,7 +187,7 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 
 	opts := Options{
 		Engine: cfg, Backend: backend, Members: members, Fabric: fab,
-		Registerer: reg, Logger: log, Topology: s.Topology,
+		Registerer: reg, Logger: log, Topology: s.Topology, FleetLog: s.FleetLog,
 	}
 	if m, err := topology.ParseModel(s.Model); err == nil {
 		opts.Model = m

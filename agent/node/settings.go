@@ -80,6 +80,10 @@ type Settings struct {
 	GossipKeyring               string // file of hex keys, one per line, primary first
 	GossipProfile               string // lan | local
 
+	// FleetLog: client addresses of fleet configuration log replicas,
+	// where equivocation evidence is proposed as quarantine records.
+	FleetLog []string
+
 	TestFleet bool
 	TestSeed  uint64
 }
@@ -137,6 +141,7 @@ var configKeys = []Key{
 	{"gossip.join", "", "memberlist addresses to join (comma-separated host:port)"},
 	{"gossip.keyring", "", "file of gossip encryption keys (hex, 16/24/32 bytes, one per line, primary first)"},
 	{"gossip.profile", "lan", "failure-detection timings: lan (memberlist defaults) or local (one host, fast)"},
+	{"fleetlog.replicas", "", "client addresses (host:port, comma-separated) of fleet configuration log replicas: equivocation evidence is proposed there as quarantine records"},
 	{"insecure-test-fleet", "false", "INSECURE: derive every identity from a public seed (tests and demos only)"},
 	{"test-fleet-seed", "1", "seed of the insecure test fleet (shared by all agents)"},
 }
@@ -382,6 +387,14 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 	s.GossipProfile = v.GetString("gossip.profile")
 	if s.GossipProfile != "lan" && s.GossipProfile != "local" {
 		return nil, bad("gossip.profile", "%q is not lan or local", s.GossipProfile)
+	}
+	if s.FleetLog, err = parseList(v.Get("fleetlog.replicas")); err != nil {
+		return nil, bad("fleetlog.replicas", "%v", err)
+	}
+	for _, a := range s.FleetLog {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, bad("fleetlog.replicas", "%q is not host:port: %v", a, err)
+		}
 	}
 	if s.TestFleet, err = cast.ToBoolE(v.Get("insecure-test-fleet")); err != nil {
 		return nil, bad("insecure-test-fleet", "%v", err)

@@ -140,6 +140,7 @@ func TestConfigValidation(t *testing.T) {
 		{[]string{"--insecure-test-fleet", "--gossip-bind", "127.0.0.1:0", "--gossip-profile", "wan"}, "invalid gossip.profile"},
 		{[]string{"--insecure-test-fleet", "--topology", filepath.Join(dir, "none.txt")}, "give one of them"},
 		{[]string{"--insecure-test-fleet", "--fabric", "carrier-pigeon"}, "invalid fabric"},
+		{[]string{"--insecure-test-fleet", "--fleetlog-replicas", "replica-without-port"}, "invalid fleetlog.replicas"},
 		{[]string{"--insecure-test-fleet", "--rdma-listen", "nohost"}, "invalid rdma.listen"},
 		{[]string{"--insecure-test-fleet", "--rdma-listen", "127.0.0.1:1"}, "invalid rdma.peers"},
 		{[]string{"--insecure-test-fleet", "--rdma-peers", "1=a:1,1=b:2"}, "invalid rdma.peers"},

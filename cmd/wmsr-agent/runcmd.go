@@ -71,7 +71,7 @@ func newRunCmd() *cobra.Command {
 	for _, k := range node.Keys() {
 		name := node.FlagName(k.Name)
 		switch k.Name {
-		case "neighbours", "gossip.join":
+		case "neighbours", "gossip.join", "fleetlog.replicas":
 			f.StringSlice(name, nil, k.Help)
 		case "insecure-test-fleet":
 			f.Bool(name, false, k.Help)
@@ -111,7 +111,7 @@ func printSettings(w io.Writer, s *node.Settings, v *viper.Viper, fs *pflag.Flag
 		"gossip.bind": s.GossipBind, "gossip.advertise": s.GossipAdvertise,
 		"gossip.join": strings.Join(s.GossipJoin, ","), "gossip.keyring": s.GossipKeyring,
 		"gossip.profile": s.GossipProfile, "fabric": s.Fabric, "rdma.dir": s.RDMADir,
-		"rdma.listen": s.RDMAListen, "rdma.peers": peersString(s), "rdma.provider": s.RDMAProvider,
+		"fleetlog.replicas": strings.Join(s.FleetLog, ","), "rdma.listen": s.RDMAListen, "rdma.peers": peersString(s), "rdma.provider": s.RDMAProvider,
 		"insecure-test-fleet": strconv.FormatBool(s.TestFleet), "test-fleet-seed": strconv.FormatUint(s.TestSeed, 10),
 	}
 	for _, k := range node.Keys() {
