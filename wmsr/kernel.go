@@ -7,7 +7,9 @@ import "math"
 // in a scratch buffer the kernel may overwrite. They compute the same
 // result as ReferenceUpdate, bit for bit, by the route argued here (for
 // trim1, trim2, trim3 and trimSmall; trimLarge selects differently, see
-// there, and shares only the finiteness check).
+// there, and shares only the finiteness check). Round at f = 1 and 2 goes
+// to the threshold kernels of threshold.go first, which reach the same
+// result by another route.
 //
 // Order. Values are compared through key, a signed integer whose order is
 // the numeric order of finite float64s and which maps -0 and +0 to the same

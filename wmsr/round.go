@@ -34,8 +34,28 @@ func Round(g *graph.Digraph, x, next []float64, s Scope) {
 	// interface for every node.
 	if t, ok := s.(Total); ok {
 		f := int(t)
+		// f = 1 and 2 take the threshold kernels (threshold.go), which
+		// gather for themselves, unless ties make them the slower choice:
+		// a node with a value tied at a threshold takes a second pass, and
+		// on data where most nodes do (discrete values, or a run converged
+		// to a few float64s) the index kernels below are cheaper. So after
+		// any window of tieWindow nodes of which more than a quarter tied,
+		// the rest of the round takes those.
+		thresholds := f == 1 || f == 2
+		var sc scratch2
 		for v := 0; v < n; v++ {
 			nb := adj[off[v]:off[v+1]]
+			if thresholds && len(nb) <= gatherCap {
+				r, ok := sc.trimRound(x[v], nb, x, f)
+				if v%tieWindow == tieWindow-1 {
+					thresholds = sc.tied <= tieWindow/4
+					sc.tied = 0
+				}
+				if ok {
+					next[v] = r
+					continue
+				}
+			}
 			vals := buf[:len(nb)]
 			for k, u := range nb {
 				vals[k] = x[u]
