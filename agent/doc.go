@@ -53,6 +53,28 @@
 //   - agent/broker: an embedded MQTT broker (mochi-mqtt) with per-agent
 //     publish ACLs and TLS/mTLS, for fleets without an external broker;
 //   - agent/mqtttopic: the topic layout both of them share;
-//   - agent/fabrictest: the conformance suite any Fabric must pass (the
-//     MQTT fabric now, an RDMA one-sided-write mailbox fabric later).
+//   - agent/rdmafabric: the one-sided-write mailbox fabrics of package rdma
+//     (shared memory on one host, or across hosts over a provider);
+//   - agent/fabrictest: the conformance suite every Fabric passes, and
+//     agent/mqtttest a real mosquitto for tests and benchmarks.
+//
+// # Around the engine
+//
+//   - agent/membership: memberlist discovery and failure detection, and
+//     the exchange and admission of members' attestations; its events
+//     reach the engine as UpdateMember (a new record, e.g. a restart
+//     under a higher epoch) and SetAlive (a neighbour declared dead leaves
+//     the in-neighbour set).
+//   - agent/node: the composition of identity, engine, runner, fabric,
+//     membership, robustness re-check of the live topology and
+//     publication of equivocation evidence to the fleet configuration
+//     log, shared by cmd/wmsr-agent and examples/drones.
+//
+// # States and dynamics
+//
+// A state is a vector of 1 to MaxDim coordinates (Config.Initial), trimmed
+// coordinate by coordinate (wmsr.UpdateVec: the result stays in the
+// bounding box of the normal values, not necessarily in their convex
+// hull). With Config.DP the agent is a double integrator driven by DP-MSR
+// (wmsr.DP): positions are exchanged and trimmed, velocities stay private.
 package agent
