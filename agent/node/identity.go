@@ -97,6 +97,27 @@ func LoadIdentity(dir, stateDir string, id attest.MemberID, binaryHash [32]byte)
 	return b, nil
 }
 
+// StartSGX starts member id inside an SGX enclave (EGo) under a new epoch:
+// the last one recorded in stateDir plus one, recorded durably before the
+// keys are returned. Keys are generated in the enclave and never leave it
+// or reach the disk, so every start is a new epoch by construction; the
+// record only guarantees that epochs increase. Outside an enclave it fails
+// (attest.ErrZeroSealKey, or no cgo) and records nothing.
+func StartSGX(stateDir string, id attest.MemberID) (*attest.SGXBackend, error) {
+	last, err := lastEpoch(stateDir, id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := attest.NewSGXBackend(id, last+1, attest.EGoEnclave{}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIdentity, err)
+	}
+	if err := recordEpoch(stateDir, id, last+1); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 func lastEpoch(stateDir string, id attest.MemberID) (attest.Epoch, error) {
 	b, err := os.ReadFile(epochFile(stateDir, id))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -71,16 +71,17 @@ func TestFleetMember(seed uint64, id attest.MemberID) (*attest.SoftBackend, atte
 func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 	log := NewLogger(stderr, s.LogFormat, s.LogLevel).With("agent", uint64(s.ID), "fleet", s.Fleet)
 
-	var backend *attest.SoftBackend
+	var backend attest.Backend
 	var members []attest.Member
 	var admitter *attest.Admitter
 	if s.TestFleet {
 		log.Warn("INSECURE TEST FLEET: every identity derives from a shared seed; anyone with the seed can impersonate any agent. Tests and demos only.",
 			"seed", s.TestSeed)
-		var err error
-		if backend, _, err = TestFleetMember(s.TestSeed, s.ID); err != nil {
+		b, _, err := TestFleetMember(s.TestSeed, s.ID)
+		if err != nil {
 			return err
 		}
+		backend = b
 		for _, n := range s.Neighbours {
 			_, m, err := TestFleetMember(s.TestSeed, n)
 			if err != nil {
@@ -97,23 +98,35 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%w: policy %s: %w", ErrSettings, s.Policy, err)
 		}
-		if admitter, err = attest.NewAdmitter(p, nil); err != nil {
+		var reports attest.ReportVerifier
+		if p.SGX != nil {
+			reports = attest.EGoEnclave{}
+		}
+		if admitter, err = attest.NewAdmitter(p, reports); err != nil {
 			return fmt.Errorf("%w: policy %s: %w", ErrSettings, s.Policy, err)
 		}
-		exe, err := os.Executable()
-		if err != nil {
-			return err
+		if s.TEE == "sgx" {
+			if backend, err = StartSGX(s.StateDir, s.ID); err != nil {
+				return err
+			}
+		} else {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			hash, err := hashFile(exe)
+			if err != nil {
+				return err
+			}
+			if backend, err = LoadIdentity(s.IdentityDir, s.StateDir, s.ID, hash); err != nil {
+				return fmt.Errorf("%w: %w", ErrSettings, err)
+			}
 		}
-		hash, err := hashFile(exe)
-		if err != nil {
-			return err
-		}
-		if backend, err = LoadIdentity(s.IdentityDir, s.StateDir, s.ID, hash); err != nil {
-			return fmt.Errorf("%w: %w", ErrSettings, err)
-		}
-		log.Info("identity loaded", "epoch", uint64(backend.Identity().Epoch()), "dir", s.IdentityDir)
+		log.Info("identity loaded", "tee", s.TEE, "epoch", uint64(backend.Identity().Epoch()))
 	}
-	log.Warn("attest soft backend", "warning", backend.Protection().Warning)
+	if w := backend.Protection().Warning; w != "" {
+		log.Warn("attest backend", "tee", backend.Kind().String(), "warning", w)
+	}
 
 	cfg := agent.DefaultConfig()
 	cfg.ID, cfg.Neighbours, cfg.Initial = s.ID, s.Neighbours, []float64{s.Initial}

@@ -70,6 +70,10 @@ type Settings struct {
 	// is the admission policy file peers' attestations are checked
 	// against.
 	IdentityDir, StateDir, Policy string
+	// TEE is the trust anchor of this agent's keys: "soft" (keygen files,
+	// no hardware protection) or "sgx" (keys generated inside an EGo
+	// enclave at every start, attested by a remote report).
+	TEE string
 
 	// Client TLS for ssl:// brokers.
 	TLSCA, TLSCert, TLSKey, TLSServerName string
@@ -129,6 +133,7 @@ var configKeys = []Key{
 	{"metrics", "", "listen address for /metrics, /livez and /readyz; empty disables"},
 	{"log.format", "text", "log format: text|json"},
 	{"log.level", "info", "log level: debug|info|warn|error"},
+	{"tee", "soft", "key backend: soft (keygen's files; NO hardware protection) or sgx (keys made in an EGo enclave at each start; run under ego)"},
 	{"identity.dir", "", "directory of this agent's per-epoch seeds and statements (wmsr-agent keygen --epochs)"},
 	{"identity.state-dir", "", "directory recording the last epoch used (default identity.dir); must survive restarts"},
 	{"policy", "", "admission policy file (JSON) peers' attestations are checked against"},
@@ -401,6 +406,23 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 	}
 	if s.TestSeed, err = cast.ToUint64E(v.Get("test-fleet-seed")); err != nil {
 		return nil, bad("test-fleet-seed", "%v", err)
+	}
+	s.TEE = v.GetString("tee")
+	if s.TEE != "soft" && s.TEE != "sgx" {
+		return nil, bad("tee", "%q is not soft or sgx", s.TEE)
+	}
+	if s.TEE == "sgx" {
+		switch {
+		case s.TestFleet:
+			return nil, bad("tee", "sgx together with insecure-test-fleet: the test fleet is soft keys from a public seed")
+		case s.StateDir == "":
+			return nil, bad("identity.state-dir", "empty: with tee sgx the epoch of every start is recorded there")
+		case s.Policy == "":
+			return nil, bad("policy", "empty: peers' attestations are admitted against this policy file")
+		case s.GossipBind == "":
+			return nil, bad("gossip.bind", "empty: members' records are exchanged by gossip")
+		}
+		return s, nil
 	}
 	switch {
 	case s.TestFleet && s.IdentityDir != "":

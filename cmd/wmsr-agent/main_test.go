@@ -140,6 +140,9 @@ func TestConfigValidation(t *testing.T) {
 		{[]string{"--insecure-test-fleet", "--gossip-bind", "127.0.0.1:0", "--gossip-profile", "wan"}, "invalid gossip.profile"},
 		{[]string{"--insecure-test-fleet", "--topology", filepath.Join(dir, "none.txt")}, "give one of them"},
 		{[]string{"--insecure-test-fleet", "--fabric", "carrier-pigeon"}, "invalid fabric"},
+		{[]string{"--insecure-test-fleet", "--tee", "tpm"}, "invalid tee"},
+		{[]string{"--insecure-test-fleet", "--tee", "sgx"}, "invalid tee"},
+		{[]string{"--tee", "sgx", "--policy", badFile}, "invalid identity.state-dir"},
 		{[]string{"--insecure-test-fleet", "--fleetlog-replicas", "replica-without-port"}, "invalid fleetlog.replicas"},
 		{[]string{"--insecure-test-fleet", "--rdma-listen", "nohost"}, "invalid rdma.listen"},
 		{[]string{"--insecure-test-fleet", "--rdma-listen", "127.0.0.1:1"}, "invalid rdma.peers"},
@@ -161,6 +164,17 @@ func TestKeygen(t *testing.T) {
 	code, _, errs := runT(t, "keygen", "--ca-out", ca, "--policy-out", policy)
 	if code != 0 || !strings.Contains(errs, "NO HARDWARE PROTECTION") {
 		t.Fatalf("code %d, stderr %q", code, errs)
+	}
+	// Outside an enclave the sgx backend refuses to start, records no
+	// epoch, and says why.
+	state := filepath.Join(dir, "state")
+	code, _, errs = runT(t, "run", "--id", "1", "--neighbours", "2", "--token", "x", "--tee", "sgx",
+		"--identity-state-dir", state, "--policy", policy, "--gossip-bind", "127.0.0.1:0")
+	if code != exitFailure || !strings.Contains(errs, "enclave") && !strings.Contains(errs, "cgo") {
+		t.Fatalf("--tee sgx outside an enclave: code %d, stderr %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(state, "agent-1.last-epoch")); !os.IsNotExist(err) {
+		t.Fatalf("a failed sgx start recorded an epoch: %v", err)
 	}
 	pb, err := os.ReadFile(policy)
 	if err != nil {
