@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/wmsr/wmsr/agent/mqttfabric"
 	"github.com/wmsr/wmsr/agent/node"
 	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/attest/attesttest"
 	"github.com/wmsr/wmsr/recipe"
 	"github.com/wmsr/wmsr/recipe/replicacmd"
 	"github.com/wmsr/wmsr/wmsr"
@@ -27,11 +29,11 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// An equivocating neighbour is caught, and the proof ends up in the fleet
-// configuration log (three recipe replicas on loopback) as a quarantine
-// record signed by the agent that caught it, verifiable by anyone.
-func TestEvidenceReachesFleetLog(t *testing.T) {
-	const seed, fleetName = 77, "evidence"
+// startLog runs three recipe replicas (members 101-103 of the test fleet
+// of seed) on loopback until the test ends, accepting writes signed by
+// operators, and returns the fleet and their client addresses.
+func startLog(t *testing.T, seed uint64, operators []ed25519.PublicKey) (*attesttest.Fleet, []string) {
+	t.Helper()
 	replicas := []attest.MemberID{101, 102, 103}
 	fleet, genesis, gtime, err := replicacmd.TestFleet(seed, replicas)
 	if err != nil {
@@ -58,12 +60,23 @@ func TestEvidenceReachesFleetLog(t *testing.T) {
 		clients = append(clients, client)
 		go func() {
 			done <- recipe.RunReplica(ctx, recipe.ReplicaConfig{
-				ID: id, Epoch: 1, Listen: peers[id], Addrs: peers, ClientListen: client,
+				ID: id, Epoch: 1, Listen: peers[id], Addrs: peers, ClientListen: client, OperatorKeys: operators,
 				Backend: b, Admitter: fleet.Admitter, Genesis: genesis, GenesisTime: gtime,
 				Tick: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 			})
 		}()
 	}
+	return fleet, clients
+}
+
+// An equivocating neighbour is caught, and the proof ends up in the fleet
+// configuration log (three recipe replicas on loopback) as a quarantine
+// record signed by the agent that caught it, verifiable by anyone.
+func TestEvidenceReachesFleetLog(t *testing.T) {
+	const seed, fleetName = 77, "evidence"
+	fleet, clients := startLog(t, seed, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 
 	// Agents 1-3 are normal, 4 equivocates; every record is known up front.
 	backend := map[attest.MemberID]*attest.SoftBackend{}

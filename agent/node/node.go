@@ -51,7 +51,10 @@ type Options struct {
 	// not. Without a topology it can only check the necessary local
 	// condition (live in-degree ≥ F+1).
 	Topology *graph.Digraph
-	Model    topology.Model
+	// TopologyMembers, if not nil, names the member of each node of
+	// Topology (from the fleet log); nil means node i is member i+1.
+	TopologyMembers []attest.MemberID
+	Model           topology.Model
 	// CheckTimeout bounds each robustness decision (default 10 s).
 	CheckTimeout time.Duration
 	// LeaveTimeout bounds the gossip leave at Close (default 1 s): long
@@ -313,7 +316,11 @@ func (n *Node) check(ctx context.Context) Verdict {
 	n.mu.Lock()
 	keep := make([]bool, g.N())
 	for i := range keep {
-		keep[i] = !n.dead[attest.MemberID(i+1)]
+		m := attest.MemberID(i + 1)
+		if n.opts.TopologyMembers != nil {
+			m = n.opts.TopologyMembers[i]
+		}
+		keep[i] = !n.dead[m]
 	}
 	n.mu.Unlock()
 	sub, _ := g.Induced(keep)

@@ -71,6 +71,21 @@ func TestFleetMember(seed uint64, id attest.MemberID) (*attest.SoftBackend, atte
 func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 	log := NewLogger(stderr, s.LogFormat, s.LogLevel).With("agent", uint64(s.ID), "fleet", s.Fleet)
 
+	var topoMembers []attest.MemberID
+	if len(s.Neighbours) == 0 {
+		// Neither a list nor a file: the fleet configuration log holds the
+		// topology (Load checked that replicas are given).
+		g, members, err := TopologyFromLog(ctx, s.FleetLog)
+		if err != nil {
+			return fmt.Errorf("%w: neighbours from the fleet log: %w", ErrSettings, err)
+		}
+		if s.Neighbours, err = inNeighbours(g, members, s.ID); err != nil {
+			return fmt.Errorf("%w: neighbours from the fleet log: %w", ErrSettings, err)
+		}
+		s.Topology, topoMembers = g, members
+		log.Info("topology read from the fleet log", "members", len(members), "neighbours", idList(s.Neighbours))
+	}
+
 	var backend attest.Backend
 	var members []attest.Member
 	var admitter *attest.Admitter
@@ -200,7 +215,7 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 
 	opts := Options{
 		Engine: cfg, Backend: backend, Members: members, Fabric: fab,
-		Registerer: reg, Logger: log, Topology: s.Topology, FleetLog: s.FleetLog,
+		Registerer: reg, Logger: log, Topology: s.Topology, TopologyMembers: topoMembers, FleetLog: s.FleetLog,
 	}
 	if m, err := topology.ParseModel(s.Model); err == nil {
 		opts.Model = m

@@ -315,8 +315,13 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 			return nil, bad("topology", "member %d has no in-neighbours in %s", s.ID, s.TopologyFile)
 		}
 	}
+	fromLog := false
 	if len(ns) == 0 {
-		return nil, bad("neighbours", "empty: an agent needs at least one in-neighbour (or give topology)")
+		logs, err := parseList(v.Get("fleetlog.replicas"))
+		if err != nil || len(logs) == 0 {
+			return nil, bad("neighbours", "empty: an agent needs at least one in-neighbour (or give topology, or fleetlog.replicas to read the topology from the fleet log)")
+		}
+		fromLog = true // resolved at start-up (RunSettings)
 	}
 	seen := map[attest.MemberID]bool{}
 	for _, n := range ns {
@@ -329,7 +334,7 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 		seen[n] = true
 	}
 	s.Neighbours = ns
-	if s.Model != "fraction" && int(s.F) > len(ns) {
+	if !fromLog && s.Model != "fraction" && int(s.F) > len(ns) {
 		return nil, bad("f", "F = %v exceeds the %d neighbours", s.F, len(ns))
 	}
 

@@ -50,6 +50,14 @@ func TestSettingsTopology(t *testing.T) {
 			t.Errorf("%v: %v, want %q", tc.kv, err, tc.want)
 		}
 	}
+	// No list and no file: the topology comes from the fleet log, if one
+	// is configured.
+	if s, err := load(map[string]any{"id": 2, "fleetlog.replicas": "127.0.0.1:7100"}); err != nil || len(s.Neighbours) != 0 {
+		t.Errorf("neighbours from the fleet log: %v %v", s, err)
+	}
+	if _, err := load(map[string]any{"id": 2}); err == nil || !strings.Contains(err.Error(), "fleetlog.replicas") {
+		t.Errorf("no neighbours at all: %v", err)
+	}
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("3 1\n0 0\n"), 0o600)
 	if _, err := load(map[string]any{"id": 2, "topology": bad}); !errors.Is(err, node.ErrSettings) || !strings.Contains(err.Error(), "bad.txt") {
