@@ -71,6 +71,23 @@ func TestFleetMember(seed uint64, id attest.MemberID) (*attest.SoftBackend, atte
 func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 	log := NewLogger(stderr, s.LogFormat, s.LogLevel).With("agent", uint64(s.ID), "fleet", s.Fleet)
 
+	// The metrics listener comes first: a busy port must fail the start
+	// before an identity epoch is consumed.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	protected := prometheus.NewGauge(prometheus.GaugeOpts{Name: "wmsr_agent_hardware_protected",
+		Help: "1 if the identity's keys are protected by a TEE, 0 for the soft backend."})
+	reg.MustRegister(protected)
+	var ready atomic.Bool
+	var connected func() bool
+	if s.Metrics != "" {
+		stop, err := ServeHTTP(s.Metrics, reg, func() bool { return ready.Load() && connected() }, log)
+		if err != nil {
+			return fmt.Errorf("%w: metrics: %w", ErrSettings, err)
+		}
+		defer stop()
+	}
+
 	var topoMembers []attest.MemberID
 	if len(s.Neighbours) == 0 {
 		// Neither a list nor a file: the fleet configuration log holds the
@@ -139,6 +156,9 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 		}
 		log.Info("identity loaded", "tee", s.TEE, "epoch", uint64(backend.Identity().Epoch()))
 	}
+	if backend.Protection().HardwareProtected {
+		protected.Set(1)
+	}
 	if w := backend.Protection().Warning; w != "" {
 		log.Warn("attest backend", "tee", backend.Kind().String(), "warning", w)
 	}
@@ -149,24 +169,6 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 	cfg.Logger = log
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrSettings, err)
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	protected := prometheus.NewGauge(prometheus.GaugeOpts{Name: "wmsr_agent_hardware_protected",
-		Help: "1 if the identity's keys are protected by a TEE, 0 for the soft backend."})
-	reg.MustRegister(protected)
-	if backend.Protection().HardwareProtected {
-		protected.Set(1)
-	}
-	var ready atomic.Bool
-	var connected func() bool
-	if s.Metrics != "" {
-		stop, err := ServeHTTP(s.Metrics, reg, func() bool { return ready.Load() && connected() }, log)
-		if err != nil {
-			return fmt.Errorf("%w: metrics: %w", ErrSettings, err)
-		}
-		defer stop()
 	}
 
 	var fab agent.Fabric

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,11 +134,13 @@ func TestEndToEnd(t *testing.T) {
 				ns = append(ns, strconv.Itoa(j))
 			}
 		}
-		metrics[i] = freePort(t)
 		agents[i] = start(fmt.Sprintf("agent%d", id), "run", "--insecure-test-fleet",
 			"--id", strconv.Itoa(id), "--neighbours", strings.Join(ns, ","),
 			"--fleet", "e2e", "--broker", "tcp://"+brokerAddr, "--f", "1", "--period", "100ms",
-			"--delay", "2", "--initial", strconv.Itoa(10*id), "--metrics", metrics[i], "--log-level", "warn")
+			"--delay", "2", "--initial", strconv.Itoa(10*id), "--metrics", "127.0.0.1:0", "--log-level", "info")
+	}
+	for i := range n {
+		metrics[i] = metricsAddr(t, logs[fmt.Sprintf("agent%d", i+1)])
 	}
 
 	// Wait for ~30 rounds on every agent after all are up.
@@ -211,5 +214,25 @@ func TestEndToEnd(t *testing.T) {
 		procs = append(procs, agents[1:]...)
 	case <-time.After(5 * time.Second):
 		t.Fatal("agent 1 did not stop within 5 s of SIGTERM")
+	}
+}
+
+// metricsAddrRE finds the metrics address an agent logs at start-up.
+var metricsAddrRE = regexp.MustCompile(`msg="metrics listening".* addr=(127\.0\.0\.1:[0-9]+)`)
+
+// metricsAddr waits for an agent started with --metrics 127.0.0.1:0 to log
+// the address it bound: a port picked free beforehand could be taken by
+// another test process before the agent binds it.
+func metricsAddr(t *testing.T, log *syncBuf) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if m := metricsAddrRE.FindStringSubmatch(log.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics address logged:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

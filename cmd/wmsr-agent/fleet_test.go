@@ -184,6 +184,7 @@ type agentProc struct {
 	metrics    string // host:port
 	idDir      string
 	starts     int
+	portRetry  int // starts that lost a free port to another process
 	proc       *proc
 }
 
@@ -328,7 +329,7 @@ func (b *faultBroker) kill() {
 	b.p.kill()
 }
 
-// addAgents issues identities (3 epochs each) for the given agents.
+// addAgents issues identities (6 epochs each) for the given agents.
 func (f *fleet) addAgents(specs ...agentProc) {
 	f.t.Helper()
 	var wg sync.WaitGroup
@@ -344,7 +345,9 @@ func (f *fleet) addAgents(specs ...agentProc) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = keygenIdentity(a.id, a.idDir, 3)
+			// Epochs for a kill-and-restart plus a few starts that lose
+			// their free port to another process (see waitReady).
+			errs[i] = keygenIdentity(a.id, a.idDir, 6)
 		}(i)
 	}
 	wg.Wait()
@@ -429,6 +432,17 @@ func (f *fleet) waitReady(ids ...int) {
 		for _, id := range ids {
 			a := f.agents[id]
 			if a.proc.exited() {
+				// A port picked free a moment ago can be taken by another
+				// test process before the agent binds it: pick new ones.
+				if strings.Contains(a.proc.log.String(), "address already in use") && a.portRetry < 3 {
+					a.portRetry++
+					a.metrics = mqtttest.FreeAddr(f.t)
+					if id == 1 {
+						f.seedGossip = mqtttest.FreeAddr(f.t)
+					}
+					f.startAgent(id)
+					return false, fmt.Sprintf("agent %d: restarted on new ports", id)
+				}
 				f.t.Fatalf("agent %d exited: %v\n%s", id, a.proc.err, tail(a.proc.log.String(), 8<<10))
 			}
 			if code := readyz(a.metrics); code != http.StatusOK {

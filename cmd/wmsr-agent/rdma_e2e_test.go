@@ -66,13 +66,15 @@ func TestRDMANetFabricEndToEnd(t *testing.T) {
 				ns = append(ns, strconv.Itoa(j))
 			}
 		}
-		metrics[i] = freePort(t)
 		start("agent"+strconv.Itoa(id), "run", "--rdma-listen", listen[i], "--rdma-provider", "emulated-tcp",
 			"--id", strconv.Itoa(id), "--neighbours", strings.Join(ns, ","), "--f", "0", "--period", "50ms",
-			"--initial", strconv.Itoa(10*id), "--metrics", metrics[i])
+			"--initial", strconv.Itoa(10*id), "--metrics", "127.0.0.1:0")
 	}
-	start("ibverbs", "run", "--rdma-listen", freePort(t), "--id", "9", "--neighbours", "1", "--f", "0",
-		"--period", "50ms", "--broker-listen", freePort(t))
+	for i := range n {
+		metrics[i] = metricsAddr(t, logs["agent"+strconv.Itoa(i+1)])
+	}
+	start("ibverbs", "run", "--rdma-listen", "127.0.0.1:0", "--id", "9", "--neighbours", "1", "--f", "0",
+		"--period", "50ms", "--broker-listen", "127.0.0.1:0")
 	waitAgree(t, metrics, 10, 30)
 	if !strings.Contains(logs["agent1"].String(), `fabric="rdma emulated-tcp `) || !strings.Contains(logs["agent1"].String(), "NOT RDMA") {
 		t.Fatal("agent 1 does not report the emulated provider")
@@ -168,17 +170,18 @@ func TestRDMAFabricEndToEnd(t *testing.T) {
 				ns = append(ns, strconv.Itoa(j))
 			}
 		}
-		metrics[i] = freePort(t)
 		start("agent"+strconv.Itoa(id), "run", "--fabric", "rdma", "--rdma-dir", shm, "--id", strconv.Itoa(id),
 			"--neighbours", strings.Join(ns, ","), "--f", "0", "--period", "50ms", "--initial", strconv.Itoa(10*id),
-			"--metrics", metrics[i])
+			"--metrics", "127.0.0.1:0")
+	}
+	for i := range n {
+		metrics[i] = metricsAddr(t, logs["agent"+strconv.Itoa(i+1)])
 	}
 	// A mailbox directory below a regular file cannot exist.
 	notDir := filepath.Join(tmp, "file")
 	os.WriteFile(notDir, nil, 0o600)
-	fallbackMetrics := freePort(t)
 	start("fallback", "run", "--fabric", "rdma", "--rdma-dir", filepath.Join(notDir, "x"), "--id", "9",
-		"--neighbours", "1", "--f", "0", "--period", "50ms", "--broker-listen", freePort(t), "--metrics", fallbackMetrics)
+		"--neighbours", "1", "--f", "0", "--period", "50ms", "--broker-listen", "127.0.0.1:0")
 
 	waitAgree(t, metrics, 10, 30)
 	if !strings.Contains(logs["agent1"].String(), `fabric="rdma shm `) {
