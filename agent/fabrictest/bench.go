@@ -3,6 +3,8 @@ package fabrictest
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -53,11 +55,14 @@ func BenchLatency(b *testing.B, pub, sub agent.Fabric) {
 }
 
 // BenchThroughput measures messages/s with values pipelined, at most
-// BenchWindow in flight.
+// BenchWindow in flight. A fabric that refuses a value because its send
+// window is full (agent.ErrBackPressure, the contract's answer instead of
+// queueing) gets it again once a delivery made room; the refusals are
+// reported per value sent.
 func BenchThroughput(b *testing.B, pub, sub agent.Fabric) {
 	payload := make([]byte, BenchFrameSize)
 	ctx := context.Background()
-	got := 0
+	got, refused := 0, 0
 	recv := func(i int) {
 		select {
 		case <-sub.Inbox():
@@ -72,12 +77,25 @@ func BenchThroughput(b *testing.B, pub, sub agent.Fabric) {
 		for i-got >= BenchWindow {
 			recv(i)
 		}
-		if err := pub.Publish(ctx, payload); err != nil {
-			b.Fatal(err)
+		for {
+			err := pub.Publish(ctx, payload)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, agent.ErrBackPressure) {
+				b.Fatal(err)
+			}
+			refused++
+			if got < i {
+				recv(i)
+			} else {
+				runtime.Gosched()
+			}
 		}
 	}
 	for got < b.N {
 		recv(b.N)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	b.ReportMetric(float64(refused)/float64(b.N), "refused/op")
 }
