@@ -22,6 +22,16 @@ type ReceiverConfig struct {
 	// duplicate or as equivocation (with evidence); older ones are only
 	// replays. Memory is at most members × streams × window × envelope size.
 	EvidenceWindow int
+	// LossyUnicast makes unicast streams accept any strictly higher
+	// counter and report the gap as Message.Omitted, as broadcast streams
+	// do, instead of only the next one. It is for state-like traffic where
+	// each message supersedes the previous (an agent's value of a round,
+	// sent under a pairwise HMAC key): a lost message must not block the
+	// stream. Recipe's sequential rule (no loss before an accepted
+	// counter, the replicated log's guarantee) then does not hold on
+	// unicast streams; replays, reordering and equivocation are still
+	// refused.
+	LossyUnicast bool
 }
 
 // Receiver authenticates and orders incoming envelopes for one member
@@ -33,6 +43,7 @@ type ReceiverConfig struct {
 type Receiver struct {
 	self   *Identity
 	window int
+	lossy  bool // ReceiverConfig.LossyUnicast
 
 	mu       sync.RWMutex
 	peers    map[MemberID]*peer
@@ -75,7 +86,8 @@ type Message struct {
 	// Omitted is, on broadcast streams, the number of counters skipped
 	// since the previously accepted envelope of this sender and channel
 	// (lost, reordered or superseded values: omission faults). Always 0 on
-	// unicast streams, which accept no gaps.
+	// unicast streams, which accept no gaps, unless
+	// ReceiverConfig.LossyUnicast.
 	Omitted uint64
 }
 
@@ -97,6 +109,7 @@ func NewReceiver(self *Identity, cfg ReceiverConfig) *Receiver {
 	return &Receiver{
 		self:     self,
 		window:   w,
+		lossy:    cfg.LossyUnicast,
 		peers:    make(map[MemberID]*peer),
 		channels: make(map[uint64]cipher.AEAD),
 	}
@@ -364,7 +377,8 @@ func (r *Receiver) accept(pd *pending) (Message, error) {
 
 	var omitted uint64
 	var err error
-	if e.Stream.Broadcast {
+	mono := e.Stream.Broadcast || r.lossy
+	if mono {
 		omitted, err = st.mono.Check(e.Counter)
 	} else {
 		err = st.seq.Check(e.Counter)
@@ -392,7 +406,7 @@ func (r *Receiver) accept(pd *pending) (Message, error) {
 	}
 
 	// Checked above under the same lock: these cannot fail.
-	if e.Stream.Broadcast {
+	if mono {
 		_, _ = st.mono.Accept(e.Counter)
 	} else {
 		_ = st.seq.Accept(e.Counter)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/attest/attesttest"
 )
 
 func TestUnicastRoundTrip(t *testing.T) {
@@ -385,5 +386,54 @@ func TestOpenBatch(t *testing.T) {
 		if r.Err != nil {
 			t.Fatalf("%d: %v", i, r.Err)
 		}
+	}
+}
+
+// With LossyUnicast a unicast stream skips lost counters (reporting them)
+// instead of waiting for them, and still refuses replays, reordering and
+// equivocation; without it the next counter is the only one accepted.
+func TestLossyUnicast(t *testing.T) {
+	f := attesttest.NewFleet(31)
+	ba, ma, err := f.Join(1, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, mb, err := f.Join(2, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := attest.NewUnicastSender(ba.Identity(), &mb, attest.SuiteHMACSHA256, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envs [][]byte
+	for i := range 4 {
+		env, err := s.Seal(nil, 1, []byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	strict := attest.NewReceiver(bb.Identity(), attest.ReceiverConfig{})
+	lossy := attest.NewReceiver(bb.Identity(), attest.ReceiverConfig{LossyUnicast: true})
+	for _, r := range []*attest.Receiver{strict, lossy} {
+		if err := r.AddMember(ma); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := strict.Open(envs[2]); err == nil {
+		t.Fatal("the sequential receiver accepted counter 3 before 1")
+	}
+	m, err := lossy.Open(envs[2])
+	if err != nil || m.Omitted != 2 || m.Counter != 3 {
+		t.Fatalf("lossy receiver, counter 3 first: %+v, %v", m, err)
+	}
+	for _, i := range []int{2, 1} {
+		if _, err := lossy.Open(envs[i]); !errors.Is(err, attest.ErrReplay) {
+			t.Fatalf("counter %d after 3: %v, want ErrReplay", i+1, err)
+		}
+	}
+	if m, err := lossy.Open(envs[3]); err != nil || m.Omitted != 0 {
+		t.Fatalf("counter 4: %+v, %v", m, err)
 	}
 }
