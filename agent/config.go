@@ -53,6 +53,17 @@ type Config struct {
 	// dimension as Initial.
 	Velocity []float64
 
+	// Suite authenticates values: attest.SuiteEd25519 (the default, also
+	// for 0) signs one broadcast envelope per round, transferable, so that
+	// equivocation evidence convinces anyone; attest.SuiteHMACSHA256 seals
+	// one envelope per out-neighbour under the pair's key (derived from
+	// attested keys) and sends them as one bundle: a hundred times cheaper
+	// to check, but the evidence it yields convinces only its receiver.
+	Suite attest.Suite
+	// OutNeighbours are the agents that hear this one (required with
+	// SuiteHMACSHA256: a pairwise key per receiver).
+	OutNeighbours []attest.MemberID
+
 	// Unauthenticated sends values without attest envelopes: no
 	// signature, no counter, no sender authentication. Any process that
 	// can publish on the fabric can then impersonate any agent. It exists
@@ -160,6 +171,25 @@ func (c *Config) Validate() error {
 		if _, err := wmsr.NewDP(c.DP.A, c.DP.B, c.DP.T); err != nil {
 			return bad("%v", err)
 		}
+	}
+	switch c.Suite {
+	case 0, attest.SuiteEd25519:
+	case attest.SuiteHMACSHA256:
+		if len(c.OutNeighbours) == 0 {
+			return bad("suite hmac-sha256 needs the out-neighbours (one pairwise key each)")
+		}
+		if len(c.OutNeighbours) > MaxBundle {
+			return bad("%d out-neighbours, at most %d with hmac-sha256", len(c.OutNeighbours), MaxBundle)
+		}
+		seen := map[attest.MemberID]bool{}
+		for _, n := range c.OutNeighbours {
+			if n == c.ID || seen[n] {
+				return bad("out-neighbour %d is the agent itself or listed twice", n)
+			}
+			seen[n] = true
+		}
+	default:
+		return bad("suite %v: want ed25519 or hmac-sha256", c.Suite)
 	}
 	if c.Scope == nil {
 		return bad("no scope (use wmsr.Total, wmsr.Local or wmsr.Fraction)")

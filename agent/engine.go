@@ -166,6 +166,12 @@ type Engine struct {
 	log    *slog.Logger
 	sender *attest.Sender
 	recv   *attest.Receiver
+	hmac   bool
+	// outs holds, with SuiteHMACSHA256, the pairwise sender to each
+	// out-neighbour whose record is known (replaced when it restarts under
+	// a higher epoch); guarded by mu.
+	outs map[attest.MemberID]*attest.Sender
+	self *attest.Identity
 	index  map[attest.MemberID]int
 	slots  []slot
 	quar   map[attest.MemberID]bool
@@ -240,20 +246,23 @@ func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Eng
 	if cfg.Unauthenticated {
 		return e, nil
 	}
-	var err error
-	if e.sender, err = attest.NewBroadcastSender(self, cfg.Channel, nil); err != nil {
-		return nil, fmt.Errorf("agent: value sender: %w", err)
-	}
-	e.recv = attest.NewReceiver(self, attest.ReceiverConfig{})
-	if err := e.recv.Subscribe(cfg.Channel, nil); err != nil {
-		return nil, fmt.Errorf("agent: value channel: %w", err)
+	e.self = self
+	if cfg.Suite == attest.SuiteHMACSHA256 {
+		e.hmac, e.outs = true, map[attest.MemberID]*attest.Sender{}
+		e.recv = attest.NewReceiver(self, attest.ReceiverConfig{LossyUnicast: true})
+	} else {
+		var err error
+		if e.sender, err = attest.NewBroadcastSender(self, cfg.Channel, nil); err != nil {
+			return nil, fmt.Errorf("agent: value sender: %w", err)
+		}
+		e.recv = attest.NewReceiver(self, attest.ReceiverConfig{})
+		if err := e.recv.Subscribe(cfg.Channel, nil); err != nil {
+			return nil, fmt.Errorf("agent: value channel: %w", err)
+		}
 	}
 	for _, m := range members {
-		if _, ok := e.index[m.ID]; !ok {
-			continue
-		}
-		if err := e.recv.AddMember(m); err != nil {
-			return nil, fmt.Errorf("agent: member %d: %w", m.ID, err)
+		if _, err := e.UpdateMember(m); err != nil {
+			return nil, err
 		}
 	}
 	return e, nil
@@ -262,16 +271,37 @@ func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Eng
 // UpdateMember applies a neighbour's newly admitted record, typically of a
 // higher epoch after the neighbour restarted: from then on only envelopes
 // of that epoch are accepted (earlier ones are "stale"), and the counters
-// start afresh. Records of non-neighbours are ignored (false, nil); an
-// older epoch than the current record is refused (attest.ErrStale).
+// start afresh. With SuiteHMACSHA256 an out-neighbour's record also gives
+// the pairwise key values are sealed under for it. Records of other
+// members are ignored (false, nil); an older epoch than a neighbour's
+// current record is refused (attest.ErrStale).
 func (e *Engine) UpdateMember(m attest.Member) (bool, error) {
-	if _, ok := e.index[m.ID]; !ok || e.cfg.Unauthenticated {
+	if e.cfg.Unauthenticated {
 		return false, nil
 	}
-	if err := e.recv.AddMember(m); err != nil {
-		return false, fmt.Errorf("agent: member %d epoch %d: %w", m.ID, m.Epoch, err)
+	applied := false
+	if _, ok := e.index[m.ID]; ok {
+		if err := e.recv.AddMember(m); err != nil {
+			return false, fmt.Errorf("agent: member %d epoch %d: %w", m.ID, m.Epoch, err)
+		}
+		applied = true
 	}
-	return true, nil
+	if e.hmac && slices.Contains(e.cfg.OutNeighbours, m.ID) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if old := e.outs[m.ID]; old != nil {
+			if st := old.Stream(); st.DestEpoch >= m.Epoch {
+				return applied, nil // this record, or an older one
+			}
+		}
+		s, err := attest.NewUnicastSender(e.self, &m, attest.SuiteHMACSHA256, false)
+		if err != nil {
+			return applied, fmt.Errorf("agent: out-neighbour %d epoch %d: %w", m.ID, m.Epoch, err)
+		}
+		e.outs[m.ID] = s
+		applied = true
+	}
+	return applied, nil
 }
 
 // SetAlive records what membership says about a neighbour. A dead
@@ -368,8 +398,10 @@ func (e *Engine) Quarantined() []attest.MemberID {
 }
 
 // Begin starts round t and returns the envelope to publish: this agent's
-// current state sealed for round t. t must be higher than the previous
-// round, and the previous round must have ended.
+// current state sealed for round t (with SuiteHMACSHA256, a bundle of one
+// envelope per admitted out-neighbour, or nil while none is admitted). t
+// must be higher than the previous round, and the previous round must have
+// ended.
 func (e *Engine) Begin(t uint64) ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -387,12 +419,29 @@ func (e *Engine) Begin(t uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err // cannot happen: the state is always finite
 	}
-	if !e.cfg.Unauthenticated {
+	switch {
+	case e.cfg.Unauthenticated:
+		env = payload
+	case e.hmac:
+		envs := make([][]byte, 0, len(e.outs))
+		for _, n := range e.cfg.OutNeighbours {
+			if s := e.outs[n]; s != nil {
+				one, err := s.Seal(nil, KindRoundValue, payload)
+				if err != nil {
+					return nil, fmt.Errorf("agent: seal round %d for %d: %w", t, n, err)
+				}
+				envs = append(envs, one)
+			}
+		}
+		if len(envs) > 0 { // else no out-neighbour is admitted yet: nothing to send
+			if env, err = AppendBundle(make([]byte, 0, len(envs)*(len(envs[0])+2)+bundleHeader), envs); err != nil {
+				return nil, err
+			}
+		}
+	default:
 		if env, err = e.sender.Seal(nil, KindRoundValue, payload); err != nil {
 			return nil, fmt.Errorf("agent: seal round %d: %w", t, err)
 		}
-	} else {
-		env = payload
 	}
 	e.round, e.started, e.open = t, true, true
 	for k := range e.slots {
@@ -447,14 +496,33 @@ func (e *Engine) deliver(d Delivery) Outcome {
 			return o
 		}
 	} else {
-		if env, err := attest.Parse(d.Envelope); err == nil {
+		raw := d.Envelope
+		if e.hmac {
+			raw = nil
+			err := DecodeBundle(d.Envelope, func(one []byte) bool {
+				if env, err := attest.Parse(one); err == nil && !env.Stream.Broadcast && attest.MemberID(env.Stream.Dest) == e.cfg.ID {
+					raw = one
+					return false
+				}
+				return true
+			})
+			if err != nil {
+				o.Reason, o.Err = attest.ReasonMalformed.String(), err
+				return o
+			}
+			if raw == nil {
+				o.Reason, o.Err = attest.ReasonMisrouted.String(), fmt.Errorf("agent: no envelope for %d in the bundle", e.cfg.ID)
+				return o
+			}
+		}
+		if env, err := attest.Parse(raw); err == nil {
 			o.Sender = env.Sender
 			if e.quar[env.Sender] {
 				o.Reason, o.Err = ReasonQuarantined, fmt.Errorf("agent: member %d is quarantined", env.Sender)
 				return o
 			}
 		}
-		msg, err := e.recv.Open(d.Envelope)
+		msg, err := e.recv.Open(raw)
 		if err != nil {
 			o.Reason, o.Err = attest.ReasonOf(err).String(), err
 			var eq *attest.EquivocationError

@@ -144,3 +144,77 @@ func DecodeRoundState(p []byte, buf []float64) (RoundState, error) {
 	}
 	return RoundState{Round: binary.BigEndian.Uint64(p[1:9]), State: st}, nil
 }
+
+// A bundle carries, in one fabric message, one pairwise envelope per
+// out-neighbour: with SuiteHMACSHA256 a value is authenticated under each
+// receiver's pairwise key (a key shared by a whole channel would let every
+// member forge every other), and the fabric broadcasts the bundle; each
+// receiver opens the envelope addressed to it.
+//
+//	magic(2)="wb" version(1)=1 count(1) then count × (length(2, big-endian) envelope)
+const (
+	bundleHeader  = 4
+	bundleVersion = 1
+	// MaxBundle bounds the envelopes of a bundle (the out-degree an HMAC
+	// agent may have).
+	MaxBundle = 255
+)
+
+// ErrBundle is wrapped by DecodeBundle's errors.
+var ErrBundle = errors.New("agent: malformed envelope bundle")
+
+// AppendBundle appends the bundle of envs to dst.
+func AppendBundle(dst []byte, envs [][]byte) ([]byte, error) {
+	if len(envs) > MaxBundle {
+		return dst, fmt.Errorf("%w: %d envelopes, at most %d", ErrBundle, len(envs), MaxBundle)
+	}
+	for i, e := range envs {
+		if len(e) == 0 || len(e) > 0xffff {
+			return dst, fmt.Errorf("%w: envelope %d of %d bytes", ErrBundle, i, len(e))
+		}
+	}
+	dst = append(dst, 'w', 'b', bundleVersion, byte(len(envs)))
+	for _, e := range envs {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(e)))
+		dst = append(dst, e...)
+	}
+	return dst, nil
+}
+
+// DecodeBundle calls fn with each envelope of b (aliasing b), in order,
+// until fn returns false. It checks the whole bundle's structure first, so
+// a malformed bundle yields an error and no call.
+func DecodeBundle(b []byte, fn func(env []byte) bool) error {
+	if len(b) < bundleHeader || b[0] != 'w' || b[1] != 'b' {
+		return fmt.Errorf("%w: no bundle header", ErrBundle)
+	}
+	if b[2] != bundleVersion {
+		return fmt.Errorf("%w: version %d", ErrBundle, b[2])
+	}
+	n, rest := int(b[3]), b[bundleHeader:]
+	if n == 0 {
+		return fmt.Errorf("%w: empty", ErrBundle)
+	}
+	for i := 0; i < n; i++ {
+		if len(rest) < 2 {
+			return fmt.Errorf("%w: envelope %d truncated", ErrBundle, i)
+		}
+		l := int(binary.BigEndian.Uint16(rest))
+		if l == 0 || len(rest) < 2+l {
+			return fmt.Errorf("%w: envelope %d of %d bytes, %d left", ErrBundle, i, l, len(rest)-2)
+		}
+		rest = rest[2+l:]
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrBundle, len(rest))
+	}
+	rest = b[bundleHeader:]
+	for range n {
+		l := int(binary.BigEndian.Uint16(rest))
+		if !fn(rest[2 : 2+l]) {
+			return nil
+		}
+		rest = rest[2+l:]
+	}
+	return nil
+}

@@ -113,3 +113,60 @@ func FuzzDecodeRoundState(f *testing.F) {
 		}
 	})
 }
+
+func TestBundleRoundTrip(t *testing.T) {
+	envs := [][]byte{{1}, bytes.Repeat([]byte{2}, 300), {3, 3}}
+	b, err := agent.AppendBundle(nil, envs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	if err := agent.DecodeBundle(b, func(e []byte) bool { got = append(got, e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !bytes.Equal(got[1], envs[1]) || !bytes.Equal(got[2], envs[2]) {
+		t.Fatalf("decoded %x", got)
+	}
+	calls := 0
+	if err := agent.DecodeBundle(b, func([]byte) bool { calls++; return false }); err != nil || calls != 1 {
+		t.Fatalf("early stop: %d calls, %v", calls, err)
+	}
+	for name, bad := range map[string][]byte{
+		"empty":    {},
+		"magic":    {'x', 'b', 1, 1, 0, 1, 9},
+		"version":  {'w', 'b', 2, 1, 0, 1, 9},
+		"count 0":  {'w', 'b', 1, 0},
+		"short":    {'w', 'b', 1, 2, 0, 1, 9},
+		"trailing": {'w', 'b', 1, 1, 0, 1, 9, 9},
+		"zero len": {'w', 'b', 1, 1, 0, 0},
+	} {
+		calls := 0
+		if err := agent.DecodeBundle(bad, func([]byte) bool { calls++; return true }); !errors.Is(err, agent.ErrBundle) || calls != 0 {
+			t.Errorf("%s: %v after %d calls", name, err, calls)
+		}
+	}
+	if _, err := agent.AppendBundle(nil, [][]byte{{}}); !errors.Is(err, agent.ErrBundle) {
+		t.Fatalf("empty envelope: %v", err)
+	}
+}
+
+// FuzzDecodeBundle: never panics, calls back only for well-formed bundles,
+// and what it accepts re-encodes to the same bytes.
+func FuzzDecodeBundle(f *testing.F) {
+	f.Add([]byte{'w', 'b', 1, 2, 0, 1, 7, 0, 2, 8, 9})
+	f.Add([]byte{'w', 'b', 1, 1, 0, 3, 1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var envs [][]byte
+		err := agent.DecodeBundle(b, func(e []byte) bool { envs = append(envs, bytes.Clone(e)); return true })
+		if err != nil {
+			if !errors.Is(err, agent.ErrBundle) || envs != nil {
+				t.Fatalf("%v after %d envelopes", err, len(envs))
+			}
+			return
+		}
+		out, err := agent.AppendBundle(nil, envs)
+		if err != nil || !bytes.Equal(out, b) {
+			t.Fatalf("re-encoding: %x, %v; input %x", out, err, b)
+		}
+	})
+}

@@ -127,9 +127,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pctx, cancel := context.WithTimeout(ctx, ptimeout)
-		err = r.fab.Publish(pctx, env)
-		cancel()
+		if env != nil { // nil: nobody to send to yet (HMAC, no out-neighbour admitted)
+			pctx, cancel := context.WithTimeout(ctx, ptimeout)
+			err = r.fab.Publish(pctx, env)
+			cancel()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
