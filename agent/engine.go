@@ -423,20 +423,28 @@ func (e *Engine) Begin(t uint64) ([]byte, error) {
 	case e.cfg.Unauthenticated:
 		env = payload
 	case e.hmac:
-		envs := make([][]byte, 0, len(e.outs))
+		// The bundle is built in place (see AppendBundle for the layout):
+		// each envelope is sealed straight after its length prefix, so a
+		// round costs one allocation whatever the out-degree.
+		env = append(make([]byte, 0, bundleHeader+len(e.outs)*(2+attest.HeaderSize+len(payload)+64)), 'w', 'b', bundleVersion, 0)
+		count := 0
 		for _, n := range e.cfg.OutNeighbours {
-			if s := e.outs[n]; s != nil {
-				one, err := s.Seal(nil, KindRoundValue, payload)
-				if err != nil {
-					return nil, fmt.Errorf("agent: seal round %d for %d: %w", t, n, err)
-				}
-				envs = append(envs, one)
+			s := e.outs[n]
+			if s == nil {
+				continue
 			}
+			at := len(env)
+			env = append(env, 0, 0)
+			if env, err = s.Seal(env, KindRoundValue, payload); err != nil {
+				return nil, fmt.Errorf("agent: seal round %d for %d: %w", t, n, err)
+			}
+			binary.BigEndian.PutUint16(env[at:], uint16(len(env)-at-2))
+			count++
 		}
-		if len(envs) > 0 { // else no out-neighbour is admitted yet: nothing to send
-			if env, err = AppendBundle(make([]byte, 0, len(envs)*(len(envs[0])+2)+bundleHeader), envs); err != nil {
-				return nil, err
-			}
+		if count == 0 {
+			env = nil // no out-neighbour is admitted yet: nothing to send
+		} else {
+			env[3] = byte(count)
 		}
 	default:
 		if env, err = e.sender.Seal(nil, KindRoundValue, payload); err != nil {
