@@ -112,6 +112,28 @@ func inNeighbours(g *graph.Digraph, members []attest.MemberID, id attest.MemberI
 	return nil, fmt.Errorf("member %d is not in the fleet topology (members %s)", id, idList(members))
 }
 
+// outNeighbours returns the members that hear id in g (node i is
+// members[i], or member i+1 when members is nil).
+func outNeighbours(g *graph.Digraph, members []attest.MemberID, id attest.MemberID) []attest.MemberID {
+	member := func(i int) attest.MemberID {
+		if members == nil {
+			return attest.MemberID(i + 1)
+		}
+		return members[i]
+	}
+	for i := range g.N() {
+		if member(i) != id {
+			continue
+		}
+		var out []attest.MemberID
+		for _, v := range g.Out(i) {
+			out = append(out, member(int(v)))
+		}
+		return out
+	}
+	return nil
+}
+
 func idList(ids []attest.MemberID) string {
 	s := ""
 	for i, id := range ids {

@@ -167,6 +167,19 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 	cfg.ID, cfg.Neighbours, cfg.Initial = s.ID, s.Neighbours, []float64{s.Initial}
 	cfg.Scope, cfg.D, cfg.Period, cfg.Epoch = s.Scope(), s.Delay, s.Period, s.Epoch
 	cfg.Logger = log
+	if s.Suite == "hmac" {
+		cfg.Suite = attest.SuiteHMACSHA256
+		cfg.OutNeighbours = outNeighbours(s.Topology, topoMembers, s.ID)
+		if s.TestFleet {
+			for _, n := range cfg.OutNeighbours {
+				_, m, err := TestFleetMember(s.TestSeed, n)
+				if err != nil {
+					return err
+				}
+				members = append(members, m)
+			}
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -244,7 +257,7 @@ func RunSettings(ctx context.Context, s *Settings, stderr io.Writer) error {
 		return err
 	}
 	ready.Store(true)
-	attrs := []any{"fabric", where, "neighbours", len(s.Neighbours), "F", cfg.F(), "model", s.Model,
+	attrs := []any{"fabric", where, "suite", s.Suite, "neighbours", len(s.Neighbours), "F", cfg.F(), "model", s.Model,
 		"period", s.Period, "D", s.Delay}
 	if ml := nd.Membership(); ml != nil {
 		attrs = append(attrs, "gossip", ml.Addr())

@@ -70,6 +70,11 @@ type Settings struct {
 	// is the admission policy file peers' attestations are checked
 	// against.
 	IdentityDir, StateDir, Policy string
+	// Suite authenticates values: "ed25519" (transferable signatures, the
+	// default) or "hmac" (pairwise HMAC-SHA256, far cheaper, evidence
+	// convinces only its receiver; needs the fleet topology for the
+	// out-neighbours).
+	Suite string
 	// TEE is the trust anchor of this agent's keys: "soft" (keygen files,
 	// no hardware protection) or "sgx" (keys generated inside an EGo
 	// enclave at every start, attested by a remote report).
@@ -133,6 +138,7 @@ var configKeys = []Key{
 	{"metrics", "", "listen address for /metrics, /livez and /readyz; empty disables"},
 	{"log.format", "text", "log format: text|json"},
 	{"log.level", "info", "log level: debug|info|warn|error"},
+	{"suite", "ed25519", "value authentication: ed25519 (signatures anyone can check; equivocation evidence convinces anyone) or hmac (pairwise HMAC-SHA256, much cheaper, evidence convinces only its receiver; needs topology or fleetlog.replicas)"},
 	{"tee", "soft", "key backend: soft (keygen's files; NO hardware protection) or sgx (keys made in an EGo enclave at each start; run under ego)"},
 	{"identity.dir", "", "directory of this agent's per-epoch seeds and statements (wmsr-agent keygen --epochs)"},
 	{"identity.state-dir", "", "directory recording the last epoch used (default identity.dir); must survive restarts"},
@@ -411,6 +417,13 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 	}
 	if s.TestSeed, err = cast.ToUint64E(v.Get("test-fleet-seed")); err != nil {
 		return nil, bad("test-fleet-seed", "%v", err)
+	}
+	s.Suite = v.GetString("suite")
+	switch {
+	case s.Suite != "ed25519" && s.Suite != "hmac":
+		return nil, bad("suite", "%q is not ed25519 or hmac", s.Suite)
+	case s.Suite == "hmac" && s.Topology == nil && !fromLog:
+		return nil, bad("suite", "hmac needs the fleet topology (topology file, or the fleet log) to know who hears this agent")
 	}
 	s.TEE = v.GetString("tee")
 	if s.TEE != "soft" && s.TEE != "sgx" {

@@ -106,7 +106,7 @@ func printSettings(w io.Writer, s *node.Settings, v *viper.Viper, fs *pflag.Flag
 		"delay": strconv.Itoa(s.Delay), "neighbours": idsString(s.Neighbours), "topology": s.TopologyFile,
 		"initial": strconv.FormatFloat(s.Initial, 'g', -1, 64), "epoch": s.Epoch.Format(time.RFC3339Nano),
 		"metrics": s.Metrics, "log.format": s.LogFormat, "log.level": s.LogLevel,
-		"tee": s.TEE, "identity.dir": s.IdentityDir, "identity.state-dir": s.StateDir, "policy": s.Policy,
+		"suite": s.Suite, "tee": s.TEE, "identity.dir": s.IdentityDir, "identity.state-dir": s.StateDir, "policy": s.Policy,
 		"tls.ca": s.TLSCA, "tls.cert": s.TLSCert, "tls.key": s.TLSKey, "tls.server-name": s.TLSServerName,
 		"gossip.bind": s.GossipBind, "gossip.advertise": s.GossipAdvertise,
 		"gossip.join": strings.Join(s.GossipJoin, ","), "gossip.keyring": s.GossipKeyring,
