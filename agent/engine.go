@@ -170,11 +170,11 @@ type Engine struct {
 	// outs holds, with SuiteHMACSHA256, the pairwise sender to each
 	// out-neighbour whose record is known (replaced when it restarts under
 	// a higher epoch); guarded by mu.
-	outs map[attest.MemberID]*attest.Sender
-	self *attest.Identity
-	index  map[attest.MemberID]int
-	slots  []slot
-	quar   map[attest.MemberID]bool
+	outs  map[attest.MemberID]*attest.Sender
+	self  *attest.Identity
+	index map[attest.MemberID]int
+	slots []slot
+	quar  map[attest.MemberID]bool
 
 	state    []float64
 	velocity []float64 // DP only
