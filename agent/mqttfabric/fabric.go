@@ -159,8 +159,11 @@ func (f *Fabric) onConnect(c paho.Client) {
 	f.connects.Add(1)
 	f.cfg.Logger.Info("mqtt connected", "client", f.cfg.ClientID)
 	// The announcement is best effort: a failure only delays liveness
-	// information, which the next reconnect repeats.
-	if err := f.wait(context.Background(), c.Publish(f.state, 1, true, mqtttopic.StateOnline), f.cfg.PublishTimeout); err != nil {
+	// information, which the next reconnect repeats. It waits as long as a
+	// subscription may, not a value's publish timeout (half a round): right
+	// after a reconnect over a slow link the retained QoS 1 message
+	// routinely takes longer, and still arrives.
+	if err := f.wait(context.Background(), c.Publish(f.state, 1, true, mqtttopic.StateOnline), f.cfg.SubscribeTimeout); err != nil {
 		f.cfg.Logger.Warn("announce online", "err", err)
 	}
 	f.subMu.Lock()
