@@ -158,39 +158,47 @@ var ErrRefused = errors.New("broker refused the credentials")
 func (f *Fabric) onConnect(c paho.Client) {
 	f.connects.Add(1)
 	f.cfg.Logger.Info("mqtt connected", "client", f.cfg.ClientID)
-	// The announcement is best effort: a failure only delays liveness
-	// information, which the next reconnect repeats. It waits as long as a
-	// subscription may, not a value's publish timeout (half a round): right
-	// after a reconnect over a slow link the retained QoS 1 message
-	// routinely takes longer, and still arrives.
+	if !f.resubscribe(c) {
+		return
+	}
+	// The announcement comes after the subscriptions, which matter more,
+	// and is best effort: a failure only delays liveness information, which
+	// the next reconnect repeats. It waits as long as a subscription may,
+	// not a value's publish timeout (half a round): right after a reconnect
+	// over a slow link the retained QoS 1 message routinely takes longer,
+	// and still arrives.
 	if err := f.wait(context.Background(), c.Publish(f.state, 1, true, mqtttopic.StateOnline), f.cfg.SubscribeTimeout); err != nil {
 		f.cfg.Logger.Warn("announce online", "err", err)
 	}
+}
+
+// resubscribe restores the subscriptions on a new connection, retrying
+// while it is up: without them an agent would silently hear nothing. The
+// lock is taken per attempt so that Subscribe never waits longer than one
+// attempt. It reports whether the subscriptions are in place.
+func (f *Fabric) resubscribe(c paho.Client) bool {
 	f.subMu.Lock()
 	clear(f.applied)
 	f.subMu.Unlock()
-	// Retry while this connection is up: without its subscriptions an
-	// agent would silently hear nothing. The lock is taken per attempt so
-	// that Subscribe never waits longer than one attempt.
 	for attempt := 0; ; attempt++ {
 		select {
 		case <-f.closed:
-			return
+			return false
 		default:
 		}
 		f.subMu.Lock()
 		err := f.syncLocked(context.Background())
 		f.subMu.Unlock()
 		if err == nil {
-			return
+			return true
 		}
 		f.cfg.Logger.Warn("resubscribe after connect", "err", err, "attempt", attempt)
 		if !c.IsConnectionOpen() {
-			return // the next onConnect will do it
+			return false // the next onConnect will do it
 		}
 		select {
 		case <-f.closed:
-			return
+			return false
 		case <-time.After(min(f.cfg.MaxReconnectInterval, 100*time.Millisecond<<min(attempt, 4))):
 		}
 	}
