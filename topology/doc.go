@@ -50,7 +50,9 @@
 // top down from the cheap bound of Lemma 7: each failing decision returns a
 // pair whose largest |N_i \ S_k| is the next candidate; the first decision
 // that finds nothing proves ρ. s*(r) is found bottom up from the bound that
-// D is r-robust (so s* ≥ 1), with incumbents from a local search.
+// D is r-robust (so s* ≥ 1), with incumbents from a local search, each
+// decision split into runs by how many exempt nodes each set holds
+// (Lemmas 10 and 11 below).
 //
 // The engine is a branch and bound over one set only, S1, with the other
 // set never enumerated but bounded by percolation:
@@ -98,8 +100,9 @@
 //
 // Symmetry. Swapping S1 and S2 preserves everything, so the first stuck
 // node a in a fixed order may be put in S1, and every stuck node lies in
-// the suffix U_a. The order peels the nodes of least slack first, so the
-// cores of late suffixes empty and the anchor loop ends early. Anchors are
+// the suffix U_a. The order peels the nodes of least slack first (ties:
+// least need first, or most need first in split runs), so the cores of
+// late suffixes empty and the anchor loop ends early. Anchors are
 // the units of parallel work; an idle worker is handed the "exclude"
 // branch of a busy one. The verdict never depends on scheduling; which
 // witness is found may.
@@ -110,6 +113,68 @@
 // early): as a stuck member, as an exempt member (while budget remains),
 // then excluded. With no budget left, the nodes that could join S1 are
 // peeled to a core and a node with zero slack forces all its candidates.
+//
+// # Small s: split runs
+//
+// Proving s*(r) means deciding "a pair with at most c exempt nodes?" for
+// c = s*−1, usually 1 to 3, after c−1 has been refuted. With the budget
+// shared, every bound must allow c helpers to either set, anywhere: each
+// node of Q may count c helpers it does not have, and every candidate of
+// S1 may become exempt. decideS instead fixes how many exempt nodes each
+// set holds.
+//
+// Lemma 10 (split runs). Let c ≥ 1 and, for 0 ≤ j ≤ c/2, let run (c−j, j)
+// ask for a pair with |X1| ≤ c−j and |X2| ≤ j. A pair with |X1|+|X2| ≤ c
+// exists iff some run finds one. Proof: swapping S1 and S2 preserves the
+// pair, so orient it with |X1| ≥ |X2| =: j; then j ≤ c/2 and |X1| ≤ c−j,
+// so it fits run (c−j, j); a pair a run finds has cost ≤ c. The same holds
+// for the mirrored runs (j, c−j) with |X1| ≤ |X2|. Within a run with
+// c1 ≠ c2 the sets are no longer interchangeable, so the anchor a is the
+// first stuck node of S1 only: the stuck nodes of S1 lie in U_a, those of
+// S2 anywhere in the c2-relaxed core of V. With c1 = c2 the swap argument
+// of the symmetry paragraph applies unchanged. S1 takes at most c1 exempt
+// nodes as it grows, Q is peeled with exactly c2 helpers, and the blocker
+// search of the leaf gets c2. Which side takes the larger share is a
+// matter of speed (chooseSplit): the enumerated side when needs are small
+// next to c, the bounded side when they are large. Budgets above maxSplit
+// use the shared search, which finds the (then plentiful) pairs sooner.
+//
+// Lemma 11 (one helper at a time). In a run where S2 may hold k ≥ 1
+// exempt nodes, suppose the helper-free bound is empty: the pairing peel
+// of Q with no helpers leaves nothing. Then for every completion (S1, S2)
+// of the current state there is an exempt node x ∈ X2 that is an
+// in-neighbour of Q and not in S1, with A2 ⊆ Z_x, the largest Z ⊆ Q \ {x}
+// in which every w has |N_w ∩ Z| + [x ∈ N_w] + min(k−1, |N_w ∩ F_x \ Z|)
+// ≥ t_w, F_x being the nodes outside S1 but x. Proof: (i) A2 is not
+// cohesive by itself, since otherwise (S1, A2) is a completion with no
+// exempt node in S2, and the helper-free peel keeps the stuck part of any
+// such completion (the argument of Lemmas 2 and 3 with no helpers) —
+// but it is empty. (ii) So some w ∈ A2 has fewer than t_w in-neighbours in
+// A2 and at least t_w in A2 ∪ X2: it has an in-neighbour x ∈ X2, which is
+// outside S1 and an in-neighbour of Q ⊇ A2. (iii) Every w ∈ A2 reaches t_w
+// counting A2, x, and the at most k−1 other nodes of X2, which lie in
+// F_x \ A2; the condition only grows with Z (Lemma 1), so the largest Z
+// satisfying it, which gcore computes, contains A2. (iv) Down a branch S1
+// only grows and Q only shrinks, so every Z_x only shrinks: an empty Z_x
+// stays empty (state.DX), and a Z_x computed at an ancestor is a valid set
+// to peel from (worker buffers). Q is then replaced by the pairing peel of
+// the union of the Z_x. The bound costs a peel per candidate x, so it is
+// applied only when the helper-free bound is empty, and adaptively: a
+// worker drops it after exactTrial calls if it pruned fewer than two in
+// five. On circulants it turns searches of 10⁸–10⁹ nodes into 10²–10³.
+//
+// Heuristics, none needed for correctness: split runs order anchors with
+// the node of most need first among equal slacks; MaxS runs its first
+// decisions on a small budget (quickLimit) and computes incumbents
+// (coverPairs: a few weak nodes made stuck by shared helpers, S2 the rest
+// that S1's percolation cannot reach) only if one stalls; MaxR tries each
+// top-down step on a small budget, then a local search for a pair with
+// every node at most r−1 in-neighbours across (lowCutPair), then the full
+// decision. Every pair a heuristic returns is measured by Cost or MaxOut,
+// from the definitions. TestSplitPlans* check every plan, with and without
+// Lemma 11, against the definitions (n ≤ 4, all digraphs) and Enumerate
+// (random, n ≤ 12), re-verifying every witness; TestQuickPaths and
+// TestLowCutPair drive the heuristic paths.
 //
 // Certificates used before any search:
 //

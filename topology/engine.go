@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -47,6 +48,11 @@ import (
 //     k more helpers iff some set H of at most k nodes, made immune, stops
 //     the percolation from S1 short of U_a. That is searched by branching on
 //     the first node of H in the percolation sequence (Lemma 4).
+//   - Split runs (decideS, Lemma 10) fix how many exempt nodes each set
+//     may hold, c1 for S1 and c2 for S2, instead of sharing the budget; with
+//     c1 ≠ c2 only S1's stuck nodes are anchored. When S2 may hold exempt
+//     nodes but no helper-free S2 is left, Q is bounded one helper at a
+//     time (exactQ, Lemma 11).
 //
 // The lemmas are proved in doc.go.
 
@@ -68,6 +74,17 @@ type instance struct {
 	t      []int32 // need: a node of S is stuck iff |N_i ∩ S| ≥ t_i
 	budget int     // c: most exempt nodes allowed
 	mode   helperMode
+	// split (sideHelpers only): S1 takes at most c1 exempt nodes and S2 at
+	// most c2, c1 + c2 = budget. With c1 ≠ c2 the sets are no longer
+	// interchangeable, so only the stuck nodes of S1 are anchored (see
+	// anchorState); the split runs of decideS together cover every split.
+	split  bool
+	c1, c2 int
+	// exact: bound S2 by one helper at a time (Lemma 11 of doc.go) once no
+	// helper-free S2 is left. Only with split and c2 ≥ 1. With adaptive,
+	// a worker stops using the bound once it has pruned too rarely to pay
+	// for itself (it costs a peel per candidate helper).
+	exact, adaptive bool
 }
 
 // outcome of a decision.
@@ -82,14 +99,19 @@ type outcome struct {
 
 // state is one node of the search tree. It is a value: children copy it.
 type state[S bitset] struct {
-	U     S // nodes that may be stuck (in either set)
+	U     S // nodes that may be stuck in S1 (and in S2, unless split asymmetrically)
+	U2    S // nodes that may be stuck in S2
 	IA    S // stuck members of S1
 	IH    S // exempt members of S1 (sideHelpers)
 	B     S // removed nodes (sharedHelpers)
 	P     S // nodes not yet excluded from S1 (or from B); ⊇ IA ∪ IH ∪ B
 	Q     S // candidates for the stuck part of S2
+	DX    S // nodes proven useless as an exempt node of S2 (Lemma 11)
 	spent int
 	lb2   int // lower bound on the exempt nodes S2 still needs (0 or 1)
+	// zxAt is the depth whose worker buffer holds the Z_x of Lemma 11
+	// valid for this state's subtree, or −1.
+	zxAt int
 }
 
 type engine[S bitset] struct {
@@ -99,11 +121,16 @@ type engine[S bitset] struct {
 	t        []int32
 	budget   int
 	mode     helperMode
+	split    bool
+	c1, c2   int
+	exact    bool
+	adaptive bool
 	all      S
 	order    []int // anchor order
 	workers  int
 	progress func(nodes int64)
 	limit    int64 // stop after about this many search nodes (0: none)
+	stride   int64 // workers report every stride+1 nodes (a power of two minus one)
 	limitHit atomic.Bool
 
 	stop   atomic.Bool
@@ -132,7 +159,8 @@ type task[S bitset] struct {
 func newEngine[S bitset](inst *instance) *engine[S] {
 	g := inst.g
 	n := g.N()
-	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode}
+	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode,
+		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && inst.split && inst.c2 >= 1, adaptive: inst.adaptive}
 	for v := 0; v < n; v++ {
 		for _, u := range g.In(v) {
 			e.in[v] = with(e.in[v], int(u))
@@ -198,6 +226,101 @@ func (e *engine[S]) outOf(a, within S) S {
 	return and(r, within)
 }
 
+// s1Budget is the most exempt nodes S1 may hold.
+func (e *engine[S]) s1Budget() int {
+	if e.split {
+		return e.c1
+	}
+	return e.budget
+}
+
+// s2Cap is the most exempt nodes S2 may still take in state st.
+func (e *engine[S]) s2Cap(st *state[S]) int {
+	if e.split {
+		return e.c2
+	}
+	return e.budget - st.spent
+}
+
+// exactQ is the bound of Lemma 11 (doc.go), used when no helper-free S2
+// is left (the pairing peel of Q with no helpers is empty): S2 then has an
+// exempt node x among the in-neighbours of Q outside S1, and its stuck
+// part lies in Z_x, the largest subset of Q \ {x} in which every node
+// reaches its need counting x and at most k−1 further helpers among
+// fut \ {x} \ Z_x. It returns the union of the Z_x. S1 only grows and Q
+// only shrinks down a branch, so a Z_x only shrinks: an empty one is
+// recorded in st.DX for good, and with a buffer (zb, graphs of at most
+// maxZNodes nodes) each Z_x is peeled from its value at the nearest
+// ancestor that computed it, usually far smaller than Q.
+func (e *engine[S]) exactQ(st *state[S], Q, fut S, k int, zb *zbufs[S], depth int) S {
+	var cand S
+	for wi := range len(Q) {
+		for x := Q[wi]; x != 0; x &= x - 1 {
+			cand = or(cand, e.in[wi*64+bits.TrailingZeros64(x)])
+		}
+	}
+	cand = andNot(and(cand, fut), st.DX)
+	var cur []S
+	if zb.ok(e.n, depth) {
+		cur = zb.at(depth)
+		if src := st.zxAt; src >= 0 && src != depth {
+			copy(cur, zb.at(src))
+		} else if src < 0 {
+			for i := range cur {
+				cur[i] = e.all
+			}
+		}
+		st.zxAt = depth
+	}
+	var none, union S
+	for wi := range len(cand) {
+		for x := cand[wi]; x != 0; x &= x - 1 {
+			h := wi*64 + bits.TrailingZeros64(x)
+			fixed := with(none, h)
+			start := without(Q, h)
+			if cur != nil {
+				start = and(start, cur[h])
+			}
+			z := e.gcore(start, fixed, andNot(fut, fixed), k-1, nil)
+			if cur != nil {
+				cur[h] = z
+			}
+			if isEmpty(z) {
+				st.DX = with(st.DX, h)
+			}
+			union = or(union, z)
+		}
+	}
+	return union
+}
+
+// exactTrial is the number of exact-bound calls after which an adaptive
+// worker decides whether to keep the bound.
+const exactTrial = 1024
+
+// zbufs holds, per search depth, the exact-mode bounds Z_x of one worker
+// (graphs of up to maxZNodes nodes; larger ones recompute them).
+type zbufs[S bitset] struct {
+	n   int
+	buf []S
+}
+
+// maxZNodes bounds the graphs that keep Z_x buffers: n² sets per worker.
+const maxZNodes = 128
+
+func (z *zbufs[S]) ok(n, depth int) bool {
+	if n > maxZNodes || depth > n+1 {
+		return false
+	}
+	if z.buf == nil {
+		z.n = n
+		z.buf = make([]S, (n+2)*n)
+	}
+	return true
+}
+
+func (z *zbufs[S]) at(depth int) []S { return z.buf[depth*z.n : (depth+1)*z.n] }
+
 // support returns the set that counts as inside for the stuck nodes of S1.
 func (st *state[S]) support() S { return or(or(st.IA, st.IH), st.B) }
 
@@ -205,6 +328,7 @@ func (st *state[S]) support() S { return or(or(st.IA, st.IH), st.B) }
 type pairing[S bitset] struct {
 	c S
 	s int
+	x int // refineQ: the most a node can lose to it
 }
 
 // maxPairings bounds the constraints kept per search node; the tightest
@@ -214,8 +338,8 @@ const maxPairings = 16
 // refineQ shrinks st.Q to the candidates for the stuck part of S2 that are
 // consistent with st (Lemmas 2 and 3) and sets st.lb2. It reports false if
 // S2 has become impossible within the budget.
-func (e *engine[S]) refineQ(st *state[S], cons []pairing[S]) bool {
-	k := e.budget - st.spent
+func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth int) bool {
+	k := e.s2Cap(st)
 	I := or(st.IA, st.IH)
 	Q := andNot(andNot(st.Q, I), st.B)
 	var fut S
@@ -224,10 +348,23 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S]) bool {
 	} else {
 		fut = andNot(andNot(st.P, st.IA), st.B)
 	}
-	// No node can lose more than maxExcess to a constraint.
+	// A node can lose at most excess_j = |C_j ∩ Q| − s_j to constraint j.
+	// Sorting by excess lets the peel stop at the first constraint that
+	// cannot hurt a node (Q only shrinks, so the excesses stay bounds).
+	for i := range cons {
+		cons[i].x = andCount(cons[i].c, Q) - cons[i].s
+	}
+	for i := 1; i < len(cons); i++ {
+		for j := i; j > 0 && cons[j].x > cons[j-1].x; j-- {
+			cons[j], cons[j-1] = cons[j-1], cons[j]
+		}
+	}
+	for len(cons) > 0 && cons[len(cons)-1].x <= 0 {
+		cons = cons[:len(cons)-1]
+	}
 	maxExcess := 0
-	for _, c := range cons {
-		maxExcess = max(maxExcess, andCount(c.c, Q)-c.s)
+	if len(cons) > 0 {
+		maxExcess = cons[0].x
 	}
 	peel := func(Q S, k int) S {
 		// Only a node that lost an in-neighbour from Q can newly fail: the
@@ -260,7 +397,7 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S]) bool {
 					if room >= maxExcess {
 						continue
 					}
-					for j := 0; j < len(cons) && !drop; j++ {
+					for j := 0; j < len(cons) && cons[j].x > room && !drop; j++ {
 						if cj := andCount(nq, cons[j].c); cj-cons[j].s > room {
 							drop = true
 						}
@@ -276,10 +413,32 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S]) bool {
 		return Q
 	}
 	Q = peel(Q, k)
-	st.Q = Q
 	if isEmpty(Q) {
+		st.Q = Q
 		return false
 	}
+	if e.split {
+		// S2's allowance is its own: nothing to set aside for S1.
+		if e.exact && !w.xOff {
+			if Q0 := peel(Q, 0); isEmpty(Q0) {
+				if Q = e.exactQ(st, Q, fut, k, &w.zb, depth); !isEmpty(Q) {
+					Q = peel(Q, k)
+				}
+				w.xCalls++
+				if isEmpty(Q) {
+					w.xPrunes++
+				}
+				// Adaptive: after a trial, keep the bound only if it
+				// prunes at least two calls in five.
+				if e.adaptive && w.xCalls == exactTrial && 5*w.xPrunes < 2*w.xCalls {
+					w.xOff = true
+				}
+			}
+		}
+		st.Q = Q
+		return !isEmpty(Q)
+	}
+	st.Q = Q
 	st.lb2 = 0
 	if k > 0 && isEmpty(peel(Q, 0)) {
 		st.lb2 = 1
@@ -292,13 +451,18 @@ type worker[S bitset] struct {
 	nodes int64
 	id    int
 	cons  []pairing[S]
+	zb    zbufs[S]
+	// exact mode: calls and prunes of the exact bound, and whether this
+	// worker has given up on it (adaptive).
+	xCalls, xPrunes int
+	xOff            bool
 }
 
 func (w *worker[S]) tick() bool {
 	w.nodes++
-	if w.nodes&1023 == 0 {
+	if w.nodes&w.e.stride == 0 {
 		e := w.e
-		total := e.nodes.Add(1024)
+		total := e.nodes.Add(e.stride + 1)
 		if e.limit > 0 && total > e.limit {
 			e.limitHit.Store(true)
 			e.stop.Store(true)
@@ -310,7 +474,7 @@ func (w *worker[S]) tick() bool {
 			default:
 			}
 		}
-		if w.id == 0 && e.progress != nil && total&(1<<20-1) < 1024*int64(e.workers) {
+		if w.id == 0 && e.progress != nil && total&(1<<20-1) < (e.stride+1)*int64(e.workers) {
 			e.progress(total)
 		}
 	}
@@ -329,7 +493,9 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 		// k1: helpers S1 may still take, after what S2 surely needs (a
 		// removed node helps both sets, so then nothing is set aside).
 		k1 := e.budget - st.spent
-		if e.mode == sideHelpers {
+		if e.split {
+			k1 = e.c1 - st.spent
+		} else if e.mode == sideHelpers {
 			k1 = max(k1-st.lb2, 0)
 		}
 		sup := st.support()
@@ -362,7 +528,7 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 				}
 				if count(c) > slack {
 					// Lemma 3: losing any s+1 of c to S2 starves v.
-					p := pairing[S]{c, slack}
+					p := pairing[S]{c: c, s: slack}
 					if len(cons) < maxPairings {
 						cons = append(cons, p)
 					} else {
@@ -387,7 +553,7 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 				}
 			}
 		}
-		if !e.refineQ(&st, cons) {
+		if !e.refineQ(&st, cons, w, depth) {
 			return false
 		}
 		if !isEmpty(forced) {
@@ -446,7 +612,7 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 // Search for S2 with the remaining budget (Lemma 4).
 func (w *worker[S]) leaf(st *state[S]) bool {
 	var H, forb S
-	return w.blockers(st, H, forb, w.e.budget-st.spent)
+	return w.blockers(st, H, forb, w.e.s2Cap(st))
 }
 
 func (w *worker[S]) blockers(st *state[S], H, forb S, k int) bool {
@@ -459,7 +625,7 @@ func (w *worker[S]) blockers(st *state[S], H, forb S, k int) bool {
 	if en.mode == sharedHelpers {
 		fixed = or(fixed, st.B)
 	}
-	cand := andNot(andNot(andNot(st.U, I), st.B), H)
+	cand := andNot(andNot(andNot(st.U2, I), st.B), H)
 	var seq []int
 	if k > 0 {
 		seq = make([]int, 0, 64)
@@ -532,6 +698,7 @@ func (e *engine[S]) donate(st state[S]) bool {
 	if e.idle.Load() == 0 || len(e.tasks) > 0 {
 		return false
 	}
+	st.zxAt = -1 // the donor's buffers are not the taker's
 	e.tasks = append(e.tasks, task[S]{anchor: -1, st: st})
 	e.qcond.Signal()
 	return true
@@ -542,7 +709,8 @@ func (e *engine[S]) donate(st state[S]) bool {
 // cores empty out fastest, so the anchor loop ends early.
 func (e *engine[S]) prepare() {
 	var none S
-	K := e.gcore(e.all, none, e.all, e.budget, nil)
+	b := e.s1Budget()
+	K := e.gcore(e.all, none, e.all, b, nil)
 	rem := K
 	for !isEmpty(rem) {
 		best, bs := -1, 1<<62
@@ -550,12 +718,20 @@ func (e *engine[S]) prepare() {
 			for x := rem[wi]; x != 0; x &= x - 1 {
 				i := wi*64 + bits.TrailingZeros64(x)
 				s := andCount(e.in[i], rem) - int(e.t[i])
-				if e.budget > 0 {
-					s += min(e.budget, andCount(e.in[i], andNot(e.all, rem)))
+				if b > 0 {
+					s += min(b, andCount(e.in[i], andNot(e.all, rem)))
 				}
 				// Ties (all slacks are r−1 in a full core) go to the
-				// node of least need.
-				s = s*(1<<16) + int(e.t[i])
+				// node of least need; in split runs to the node of most
+				// need, which there makes the first anchors (the least
+				// restricted searches) the nodes hardest to satisfy.
+				// Either order is correct; each was the faster one where
+				// it is used (measured, not derived).
+				if e.split {
+					s = s*(1<<16) + (1<<15 - int(e.t[i]))
+				} else {
+					s = s*(1<<16) + int(e.t[i])
+				}
 				if s < bs {
 					bs, best = s, i
 				}
@@ -574,18 +750,28 @@ func (e *engine[S]) anchorState(i int) (state[S], bool) {
 	}
 	a := e.order[i]
 	var none S
-	K := e.gcore(U, none, e.all, e.budget, nil)
-	if !has(K, a) || count(K) < 2 {
+	b := e.s1Budget()
+	K := e.gcore(U, none, e.all, b, nil)
+	if !has(K, a) {
 		return state[S]{}, false
 	}
-	st := state[S]{U: K}
+	K2 := K
+	if e.split && e.c1 != e.c2 {
+		// No swap symmetry: a is the first stuck node of S1 only, and the
+		// stuck nodes of S2 may lie anywhere in its relaxed core.
+		K2 = e.gcore(e.all, none, e.all, e.c2, nil)
+	}
+	if count(or(K, K2)) < 2 {
+		return state[S]{}, false
+	}
+	st := state[S]{U: K, U2: K2, zxAt: -1}
 	st.IA = with(st.IA, a)
-	if e.budget > 0 {
+	if b > 0 {
 		st.P = e.all
 	} else {
 		st.P = K
 	}
-	st.Q = without(K, a)
+	st.Q = without(K2, a)
 	return st, true
 }
 
@@ -616,7 +802,7 @@ func (e *engine[S]) run(ctx context.Context, workers int) outcome {
 				}
 				e.done()
 			}
-			e.nodes.Add(w.nodes & 1023)
+			e.nodes.Add(w.nodes & e.stride)
 		}(id)
 	}
 	wg.Wait()
@@ -698,5 +884,101 @@ func runWidth[S bitset](ctx context.Context, inst *instance, workers int, limit 
 	e := newEngine[S](inst)
 	e.progress = progress
 	e.limit = limit
+	e.stride = 1023
+	if limit > 0 && limit < 1<<14 {
+		e.stride = 15 // small budgets are honoured closely
+	}
 	return e.run(ctx, workers)
+}
+
+// splitPlan says how decideS breaks a question with budget c ≥ 1 into
+// split runs.
+type splitPlan uint8
+
+const (
+	// planAuto picks by the density of the instance (chooseSplit).
+	planAuto splitPlan = iota
+	// planWhole is the single search with the budget shared by both sets.
+	planWhole
+	// planGrown puts the larger share of the exempt nodes on S1, the set
+	// the search enumerates: runs (c−j, j) for j = 0..⌊c/2⌋. Good when
+	// needs are small next to c (sparse).
+	planGrown
+	// planBound puts the larger share on S2, the set bounded by
+	// percolation: runs (j, c−j). Good when needs are large (dense).
+	planBound
+	// The test plans: the same runs with the exact bound of S2 always
+	// (Exact) or never (Plain) used. Grown and Bound use it adaptively.
+	planGrownPlain
+	planBoundPlain
+	planGrownExact
+	planBoundExact
+)
+
+// maxSplit is the largest budget split into runs. The runs are there to
+// prove small s (each is a far smaller search than the shared one); with a
+// larger budget pairs are plentiful and the shared search finds one
+// sooner than a sequence of runs does.
+const maxSplit = 3
+
+// chooseSplit picks the plan for budget c: exempt nodes on the bounded
+// side relax its peeling by c per node, which costs little when c is
+// small next to the typical need and everything when it is not.
+func chooseSplit(t []int32, c int) splitPlan {
+	if c == 0 || c > maxSplit {
+		return planWhole
+	}
+	ts := make([]int, 0, len(t))
+	for _, v := range t {
+		if v > 0 {
+			ts = append(ts, int(v))
+		}
+	}
+	if len(ts) == 0 {
+		return planWhole
+	}
+	slices.Sort(ts)
+	if ts[len(ts)/2] > 4*c {
+		return planBound
+	}
+	return planGrown
+}
+
+// decideS decides whether a pair with at most c exempt nodes in total
+// exists (sideHelpers), by the split runs of plan. Every pair fits one run:
+// orient it so that S1 holds at least (planGrown) or at most (planBound)
+// as many exempt nodes as S2; with j the smaller count, it fits the run
+// whose smaller cap is j. limit bounds the nodes of all runs together.
+func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan splitPlan, workers int, limit int64, progress func(int64)) outcome {
+	if plan == planAuto {
+		plan = chooseSplit(t, c)
+	}
+	if c == 0 || plan == planWhole {
+		return decide(ctx, &instance{g: g, t: t, budget: c}, workers, limit, progress)
+	}
+	grown := plan == planGrown || plan == planGrownPlain || plan == planGrownExact
+	exact := plan != planGrownPlain && plan != planBoundPlain
+	adaptive := plan == planGrown || plan == planBound
+	var total outcome
+	total.complete = true
+	for j := 0; 2*j <= c; j++ {
+		inst := &instance{g: g, t: t, budget: c, split: true, c1: c - j, c2: j, exact: exact, adaptive: adaptive}
+		if !grown {
+			inst.c1, inst.c2 = j, c-j
+		}
+		lim := int64(0)
+		if limit > 0 {
+			if lim = limit - total.nodes; lim <= 0 {
+				total.complete, total.limited = false, true
+				return total
+			}
+		}
+		o := decide(ctx, inst, workers, lim, progress)
+		o.nodes += total.nodes
+		if o.found || !o.complete {
+			return o
+		}
+		total.nodes = o.nodes
+	}
+	return total
 }

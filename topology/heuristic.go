@@ -2,6 +2,7 @@ package topology
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"github.com/wmsr/wmsr/graph"
 )
@@ -108,47 +109,380 @@ func descend(g *graph.Digraph, p Pair, r int, rng *rand.Rand) (Pair, int) {
 	return q, best
 }
 
-// incumbents returns good starting pairs at r: the hints and star pairs,
-// each polished by descent. It is deterministic.
-func incumbents(g *graph.Digraph, r int, hints []*Pair) []*Pair {
-	if g.N() > 256 {
-		return hints
-	}
-	rng := rand.New(rand.NewPCG(uint64(g.N()), uint64(r)))
+// incumbents returns good starting pairs at r, cheapest first: the hints,
+// star pairs, cover pairs, then the five best polished by descent. It
+// stops as soon as a pair of cost at most lower is in hand (nothing can
+// beat a proven lower bound). It is deterministic.
+func incumbents(g *graph.Digraph, r int, hints []*Pair, lower int) []*Pair {
 	type cand struct {
 		p    Pair
 		cost int
 	}
 	var cs []cand
-	for _, h := range hints {
-		if h != nil {
-			c, ok := Cost(g, *h, r)
-			if !ok {
-				c = 1 << 30
-			}
-			cs = append(cs, cand{*h, c})
-		}
-	}
-	for _, p := range starPairs(g, r) {
+	best := 1 << 30
+	add := func(p Pair) {
 		if c, ok := Cost(g, p, r); ok {
 			cs = append(cs, cand{p, c})
+			best = min(best, c)
 		}
 	}
-	// Polish the few best starts.
-	for i := range cs {
-		for j := i + 1; j < len(cs); j++ {
-			if cs[j].cost < cs[i].cost {
-				cs[i], cs[j] = cs[j], cs[i]
-			}
+	done := func() []*Pair {
+		out := make([]*Pair, 0, len(cs))
+		for i := range cs {
+			out = append(out, &cs[i].p)
 		}
-		if i == 4 {
+		return out
+	}
+	for _, h := range hints {
+		if h != nil {
+			add(*h)
+		}
+	}
+	if best <= lower || g.N() > 256 {
+		return done()
+	}
+	for _, p := range starPairs(g, r) {
+		add(p)
+	}
+	if best <= lower {
+		return done()
+	}
+	for _, p := range coverPairs(g, r) {
+		add(p)
+	}
+	if best <= lower {
+		return done()
+	}
+	// Polish the few best starts.
+	slices.SortStableFunc(cs, func(a, b cand) int { return a.cost - b.cost })
+	rng := rand.New(rand.NewPCG(uint64(g.N()), uint64(r)))
+	out := make([]*Pair, 0, 5)
+	for i := 0; i < len(cs) && i < 5; i++ {
+		q, c := descend(g, cs[i].p, r, rng)
+		out = append(out, &q)
+		if c <= lower {
 			break
 		}
 	}
-	out := make([]*Pair, 0, 6)
-	for i := 0; i < len(cs) && i < 5; i++ {
-		q, _ := descend(g, cs[i].p, r, rng)
-		out = append(out, &q)
+	return out
+}
+
+// coverPairs grows, from every seed v, a small set S1 in which v is stuck,
+// greedily: the next member is an in-neighbour of the most members still
+// short of their need (ties: the one itself closest to its need, then the
+// lowest id), and a member whose own shortfall is at most k is asked to
+// become stuck too, for k = 0, 1, 2. Shared in-neighbours make two weak
+// nodes stuck for the price of one set of helpers, which star pairs miss.
+// S1 stops growing at min(n/2, 2t_v + 4) nodes: it is meant to be the
+// small side, a few helpers around a few weak nodes. S2 is what S1's
+// percolation cannot reach, cohesive by Lemma 2, so the pair costs
+// |X_{S1}|; only sets that beat the best so far are turned into pairs.
+func coverPairs(g *graph.Digraph, r int) []Pair {
+	n := g.N()
+	if n < 3 {
+		return nil
+	}
+	t := needs(g, r)
+	inS := make([]bool, n)
+	want := make([]bool, n)
+	cnt := make([]int, n) // in-neighbours in S
+	cov := make([]int, n) // wanted members short of need that u would help
+	var out []Pair
+	var sc closeScratch
+	bestX := n
+	for v := 0; v < n; v++ {
+		if t[v] <= 0 || int(t[v]) >= n/2 {
+			continue
+		}
+		limit := min(n/2, 2*int(t[v])+4)
+		for k := 0; k <= 2; k++ {
+			clear(inS)
+			clear(want)
+			clear(cnt)
+			clear(cov)
+			size := 0
+			short := func(a int) bool { return want[a] && cnt[a] < int(t[a]) }
+			wantIt := func(a int) {
+				want[a] = true
+				if short(a) {
+					for _, u := range g.In(a) {
+						cov[u]++
+					}
+				}
+			}
+			add := func(u int) {
+				inS[u] = true
+				size++
+				for _, w := range g.Out(u) {
+					was := short(int(w))
+					cnt[w]++
+					if was && !short(int(w)) {
+						for _, x := range g.In(int(w)) {
+							cov[x]--
+						}
+					}
+				}
+			}
+			add(v)
+			wantIt(v)
+			for size < limit {
+				best, bc, bn := -1, 0, 0
+				for u := 0; u < n; u++ {
+					if inS[u] || cov[u] == 0 {
+						continue
+					}
+					need := int(t[u]) - cnt[u]
+					if best < 0 || cov[u] > bc || (cov[u] == bc && need < bn) {
+						best, bc, bn = u, cov[u], need
+					}
+				}
+				if best < 0 {
+					break
+				}
+				add(best)
+				if bn <= k {
+					wantIt(best)
+				}
+			}
+			// |X_{S1}|: the members short of need.
+			x, stuck := 0, false
+			for u := 0; u < n; u++ {
+				if inS[u] {
+					if cnt[u] < int(t[u]) {
+						x++
+					} else {
+						stuck = true
+					}
+				}
+			}
+			if !stuck || x >= bestX {
+				continue
+			}
+			if p, ok := closePair(g, t, inS, &sc); ok {
+				bestX = x
+				out = append(out, p)
+			}
+		}
 	}
 	return out
+}
+
+// closePair returns (S1, core(V \ S1)) for the S1 marked in inS, if that
+// core is not empty. sc is scratch space, reused between calls.
+func closePair(g *graph.Digraph, t []int32, inS []bool, sc *closeScratch) (Pair, bool) {
+	n := g.N()
+	if len(sc.alive) < n {
+		sc.alive, sc.cnt = make([]bool, n), make([]int, n)
+	}
+	alive, cnt := sc.alive[:n], sc.cnt[:n]
+	for v := 0; v < n; v++ {
+		alive[v] = !inS[v]
+	}
+	stack := sc.stack[:0]
+	for v := 0; v < n; v++ {
+		cnt[v] = 0
+		for _, u := range g.In(v) {
+			if alive[u] {
+				cnt[v]++
+			}
+		}
+	}
+	for v := 0; v < n; v++ {
+		if alive[v] && cnt[v] < int(t[v]) {
+			stack = append(stack, v)
+			alive[v] = false
+		}
+	}
+	left := 0
+	for v := 0; v < n; v++ {
+		if alive[v] {
+			left++
+		}
+	}
+	for len(stack) > 0 && left > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, w := range g.Out(u) {
+			if alive[w] {
+				cnt[w]--
+				if cnt[w] < int(t[w]) {
+					alive[w] = false
+					left--
+					stack = append(stack, int(w))
+				}
+			}
+		}
+	}
+	sc.stack = stack
+	if left == 0 {
+		return Pair{}, false
+	}
+	var s1, s2 []int
+	for v := 0; v < n; v++ {
+		if inS[v] {
+			s1 = append(s1, v)
+		} else if alive[v] {
+			s2 = append(s2, v)
+		}
+	}
+	if len(s1) == 0 {
+		return Pair{}, false
+	}
+	return Pair{S1: s1, S2: s2}, true
+}
+
+type closeScratch struct {
+	alive []bool
+	cnt   []int
+	stack []int
+}
+
+// lowCutPair looks, by local search, for a pair in which no node has more
+// than target in-neighbours outside its set: a witness that D is not
+// (target+1)-robust, found without a decision. It minimises the total
+// excess Σ max(0, |N_i \ S_k| − target) over the nodes of S1 ∪ S2 by
+// single-node moves between S1, S2 and neither, from the given starts and
+// from random even splits, with random kicks when a descent stalls. It is
+// a heuristic: nil means only that it gave up. Deterministic.
+func lowCutPair(g *graph.Digraph, target int, starts []*Pair, effort int) *Pair {
+	n := g.N()
+	if n < 2 || n > 256 || target < 0 {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(target)+7))
+	lab := make([]int8, n)
+	out := make([]int, n) // in-neighbours with another label
+	var size [3]int
+	excess := func(i int) int {
+		if lab[i] == 0 {
+			return 0
+		}
+		return max(0, out[i]-target)
+	}
+	load := func() int {
+		size = [3]int{}
+		e := 0
+		for i := 0; i < n; i++ {
+			size[lab[i]]++
+			out[i] = 0
+			for _, u := range g.In(i) {
+				if lab[u] != lab[i] {
+					out[i]++
+				}
+			}
+			e += excess(i)
+		}
+		return e
+	}
+	// delta of moving v to label l, without applying it.
+	delta := func(v int, l int8) int {
+		old := lab[v]
+		d := -excess(v)
+		ov := 0
+		for _, u := range g.In(v) {
+			if lab[u] != l {
+				ov++
+			}
+		}
+		if l != 0 {
+			d += max(0, ov-target)
+		}
+		for _, w := range g.Out(v) {
+			lw := lab[w]
+			if lw == 0 || int(w) == v {
+				continue
+			}
+			o := out[w]
+			if lw == old {
+				o++ // v leaves w's set
+			}
+			if lw == l {
+				o-- // v joins it
+			}
+			d += max(0, o-target) - max(0, out[w]-target)
+		}
+		return d
+	}
+	move := func(v int, l int8) {
+		old := lab[v]
+		for _, w := range g.Out(v) {
+			if lab[w] == old {
+				out[w]++
+			}
+			if lab[w] == l {
+				out[w]--
+			}
+		}
+		lab[v] = l
+		size[old]--
+		size[l]++
+		out[v] = 0
+		for _, u := range g.In(v) {
+			if lab[u] != l {
+				out[v]++
+			}
+		}
+	}
+	result := func() *Pair {
+		var p Pair
+		for i := 0; i < n; i++ {
+			switch lab[i] {
+			case 1:
+				p.S1 = append(p.S1, i)
+			case 2:
+				p.S2 = append(p.S2, i)
+			}
+		}
+		return &p
+	}
+	order := rng.Perm(n)
+	for round := 0; round < effort; round++ {
+		clear(lab)
+		if round < len(starts) && starts[round] != nil {
+			for _, v := range starts[round].S1 {
+				lab[v] = 1
+			}
+			for _, v := range starts[round].S2 {
+				lab[v] = 2
+			}
+		} else {
+			for i, v := range rng.Perm(n) {
+				lab[v] = int8(1 + i%2)
+			}
+		}
+		e := load()
+		for kick := 0; kick < 8 && e > 0; kick++ {
+			for improved := true; improved && e > 0; {
+				improved = false
+				for _, v := range order {
+					for _, l := range [3]int8{1, 2, 0} {
+						if l == lab[v] || size[lab[v]] == 1 && lab[v] != 0 {
+							continue
+						}
+						if d := delta(v, l); d < 0 {
+							move(v, l)
+							e += d
+							improved = true
+						}
+					}
+				}
+			}
+			if e == 0 {
+				break
+			}
+			// Kick: relabel a few random nodes of positive excess.
+			for k := 0; k < 3; k++ {
+				v := rng.IntN(n)
+				l := int8(rng.IntN(3))
+				if l != lab[v] && (lab[v] == 0 || size[lab[v]] > 1) {
+					e += delta(v, l)
+					move(v, l)
+				}
+			}
+		}
+		if e == 0 && size[1] > 0 && size[2] > 0 {
+			return result()
+		}
+	}
+	return nil
 }

@@ -46,6 +46,14 @@ func (o Options) report(task string, lo, hi int, nodes int64) {
 // cost at most a third more work on the decisive proof).
 const firstLimit = 1 << 23
 
+// quickLimit is the node budget of the decisions maxS runs before it
+// spends time on incumbents.
+const quickLimit = 1 << 13
+
+// lowCutEffort is the number of restarts of lowCutPair before a top-down
+// step of MaxR falls back to a full decision.
+const lowCutEffort = 30
+
 // RResult is the answer to MaxR.
 type RResult struct {
 	// R is ρ(D), the largest r for which D is r-robust, when Exact; else
@@ -108,6 +116,12 @@ func pairFrom(o outcome) *Pair {
 // returns proven bounds Lower ≤ ρ ≤ Upper, Exact false; the Upper witness
 // is always valid.
 func MaxR(ctx context.Context, g *graph.Digraph, opt Options) (RResult, error) {
+	return maxR(ctx, g, opt, quickLimit)
+}
+
+// maxR is MaxR with the budget of the first try of each top-down step
+// (the tests make it tiny to drive every step through lowCutPair).
+func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RResult, error) {
 	n := g.N()
 	if n == 1 {
 		return RResult{R: 1, Lower: 1, Upper: 1, Exact: true}, nil
@@ -130,6 +144,7 @@ func MaxR(ctx context.Context, g *graph.Digraph, opt Options) (RResult, error) {
 	// decision that ran out of budget is not retried at the same budget;
 	// the budget grows once both directions are stuck.
 	stuckTop, stuckBottom := -1, -1 // the r each direction is stuck at
+	searched := -1                  // the r lowCutPair was last tried at
 	for res.Lower < res.Upper && ctx.Err() == nil {
 		opt.report("r", res.Lower, res.Upper, 0)
 		progressed := false
@@ -137,8 +152,31 @@ func MaxR(ctx context.Context, g *graph.Digraph, opt Options) (RResult, error) {
 			if r <= res.Lower || r > res.Upper || r == stuckTop || r == stuckBottom || ctx.Err() != nil {
 				continue
 			}
-			o := decide(ctx, &instance{g: g, t: needs(g, r)}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
+			lim := limit
+			if r == res.Upper && r != searched {
+				// A first, small try: most top-down steps find their pair
+				// in a few thousand nodes.
+				lim = min(limit, quick)
+			}
+			o := decide(ctx, &instance{g: g, t: needs(g, r)}, opt.workers(), lim, progressFn(opt, "r", res.Lower, res.Upper))
 			res.Nodes += o.nodes
+			if !o.found && !o.complete && o.limited && lim < limit {
+				// Then a local search for a pair with no node more than
+				// r−1 in-neighbours across (lowCutPair), and only then the
+				// full decision.
+				searched = r
+				starts := []*Pair{res.Witness}
+				for _, p := range trivialPairs(g) {
+					starts = append(starts, &p)
+				}
+				if p := lowCutPair(g, r-1, starts, lowCutEffort); p != nil {
+					res.Upper, res.Witness = MaxOut(g, *p), p
+					progressed = true
+					continue
+				}
+				o = decide(ctx, &instance{g: g, t: needs(g, r)}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
+				res.Nodes += o.nodes
+			}
 			switch {
 			case o.found:
 				p := pairFrom(o)
@@ -216,6 +254,12 @@ func MaxSAt(ctx context.Context, g *graph.Digraph, rr RResult, opt Options) SRes
 
 // maxS is MaxS with a proven lower bound and candidate pairs.
 func maxS(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pair, opt Options, task string) SResult {
+	return maxSQuick(ctx, g, r, lower, hints, opt, task, quickLimit)
+}
+
+// maxSQuick is maxS with the budget of the decisions run before the
+// incumbents are computed (the tests make it tiny).
+func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pair, opt Options, task string, quick int64) SResult {
 	n := g.N()
 	res := SResult{R: r, Lower: max(lower, 0), Upper: n}
 	// δ_min ≥ ⌊n/2⌋ + r − 1 ⇒ (r,s)-robust for every s (Lemma 6).
@@ -239,15 +283,23 @@ func maxS(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pair, op
 	for _, p := range hints {
 		consider(p)
 	}
-	for _, p := range incumbents(g, r, hints) {
-		consider(p)
+	for _, p := range starPairs(g, r) {
+		consider(&p)
 	}
 	res.Lower = min(res.Lower, res.Upper)
 	if n > maxEngineNodes {
+		for _, p := range incumbents(g, r, hints, res.Lower) {
+			consider(p)
+		}
 		return finishS(res)
 	}
 	t := needs(g, r)
 	limit := int64(firstLimit)
+	// The local search for incumbents costs a millisecond or so; on the
+	// many graphs where the decisions settle s in a few thousand nodes it
+	// is not worth it, so the first decisions run on a small budget and
+	// the incumbents are computed only when one of them stalls.
+	polished := false
 	// Bottom up first: at ρ the largest s is usually 1 to 3, and a search
 	// with a small budget prunes far harder than one with a large budget,
 	// so proving "no pair of cost ≤ Lower" (or finding one) is the cheap
@@ -255,7 +307,11 @@ func maxS(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pair, op
 	for res.Lower < res.Upper && ctx.Err() == nil {
 		opt.report(task, res.Lower, res.Upper, 0)
 		c := res.Lower
-		o := decide(ctx, &instance{g: g, t: t, budget: c}, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
+		lim := limit
+		if !polished {
+			lim = quick
+		}
+		o := decideS(ctx, g, t, c, planAuto, opt.workers(), lim, progressFn(opt, task, res.Lower, res.Upper))
 		res.Nodes += o.nodes
 		if o.found {
 			consider(pairFrom(o))
@@ -268,8 +324,15 @@ func maxS(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pair, op
 		if !o.limited {
 			break
 		}
+		if !polished {
+			polished = true
+			for _, p := range incumbents(g, r, hints, res.Lower) {
+				consider(p)
+			}
+			continue
+		}
 		if c = min(res.Upper-1, n-2); c > res.Lower {
-			o = decide(ctx, &instance{g: g, t: t, budget: c}, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
+			o = decideS(ctx, g, t, c, planAuto, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
 			res.Nodes += o.nodes
 			if o.found {
 				consider(pairFrom(o))
@@ -315,7 +378,7 @@ func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckR
 	if n > maxEngineNodes {
 		return CheckResult{}, fmt.Errorf("topology: exact check needs n ≤ %d, have %d", maxEngineNodes, n)
 	}
-	o := decide(ctx, &instance{g: g, t: needs(g, r), budget: min(s-1, n-2)}, opt.workers(), 0, progressFn(opt, "check", 0, 0))
+	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, opt.workers(), 0, progressFn(opt, "check", 0, 0))
 	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
 	if o.found {
 		res.Witness = pairFrom(o)
