@@ -78,50 +78,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds the binary and runs 5 processes")
 	}
 	clearEnv(t)
-	bin := filepath.Join(t.TempDir(), "wmsr-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	var procs []*exec.Cmd
-	logs := map[string]*syncBuf{}
-	start := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(bin, args...)
-		buf := &syncBuf{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		cmd.Env = append(os.Environ(), "WMSR_TOKEN=e2e-token")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		logs[name] = buf
-		return cmd
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-		}
-		if t.Failed() {
-			for n, b := range logs {
-				t.Logf("--- %s ---\n%s", n, b.String())
-			}
-		}
-	})
+	ps := newProcesses(t, "WMSR_TOKEN=e2e-token")
+	start, logs := ps.start, ps.logs
 
 	brokerAddr := freePort(t)
 	start("broker", "broker", "--listen", brokerAddr, "--fleet", "e2e")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", brokerAddr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broker did not listen: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitListening(t, brokerAddr)
 
 	const n = 4
 	metrics := make([]string, n)
@@ -145,7 +107,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Wait for ~30 rounds on every agent after all are up.
 	var base [n]float64
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for i := range n {
 		for {
 			_, r, err := scrape(metrics[i])
@@ -210,8 +172,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("agent 1 after SIGTERM: %v", err)
 		}
-		procs = procs[:1+0] // broker stays in the cleanup list
-		procs = append(procs, agents[1:]...)
+		ps.waited("agent1")
 	case <-time.After(5 * time.Second):
 		t.Fatal("agent 1 did not stop within 5 s of SIGTERM")
 	}
@@ -234,5 +195,71 @@ func metricsAddr(t *testing.T, log *syncBuf) string {
 			t.Fatalf("no metrics address logged:\n%s", log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// processes runs wmsr-agent processes for an end-to-end test, built once
+// for it: each one's output is kept (logs, by name), every process is
+// killed when the test ends, and on failure every log is printed.
+type processes struct {
+	t    *testing.T
+	bin  string
+	env  []string
+	cmds map[string]*exec.Cmd
+	logs map[string]*syncBuf
+}
+
+func newProcesses(t *testing.T, env ...string) *processes {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "wmsr-agent")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	p := &processes{t: t, bin: bin, env: env, cmds: map[string]*exec.Cmd{}, logs: map[string]*syncBuf{}}
+	t.Cleanup(func() {
+		for _, c := range p.cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+		if t.Failed() {
+			for n, b := range p.logs {
+				t.Logf("--- %s ---\n%s", n, b.String())
+			}
+		}
+	})
+	return p
+}
+
+// start starts the binary with args under name.
+func (p *processes) start(name string, args ...string) *exec.Cmd {
+	p.t.Helper()
+	cmd := exec.Command(p.bin, args...)
+	buf := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	cmd.Env = append(os.Environ(), p.env...)
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmds[name], p.logs[name] = cmd, buf
+	return cmd
+}
+
+// waited drops a process the test already waited for from the clean-up.
+func (p *processes) waited(name string) { delete(p.cmds, name) }
+
+// waitListening waits until something accepts TCP connections on addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Three agent processes with --suite hmac (pairwise HMAC bundles, the
@@ -20,38 +17,12 @@ func TestHMACEndToEnd(t *testing.T) {
 	}
 	clearEnv(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "wmsr-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	topo := filepath.Join(tmp, "k3.txt")
 	if err := os.WriteFile(topo, []byte("# K3\n3 6\n0 1\n1 0\n0 2\n2 0\n1 2\n2 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var procs []*exec.Cmd
-	logs := map[string]*syncBuf{}
-	start := func(name string, args ...string) {
-		cmd := exec.Command(bin, args...)
-		buf := &syncBuf{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		cmd.Env = append(os.Environ(), "WMSR_TOKEN=hmac-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=hmace2e")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		logs[name] = buf
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-		}
-		if t.Failed() {
-			for n, b := range logs {
-				t.Logf("--- %s ---\n%s", n, b.String())
-			}
-		}
-	})
+	ps := newProcesses(t, "WMSR_TOKEN=hmac-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=hmace2e")
+	start, logs := ps.start, ps.logs
 	brokerAddr := freePort(t)
 	start("broker", "broker", "--listen", brokerAddr, "--fleet", "hmace2e")
 	waitListening(t, brokerAddr)
@@ -77,21 +48,3 @@ func TestHMACEndToEnd(t *testing.T) {
 		t.Fatalf("hmac without a topology: code %d, %q", code, errs)
 	}
 }
-
-// waitListening waits until something accepts TCP connections on addr.
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := (&netDialer).Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-var netDialer = net.Dialer{Timeout: 200 * time.Millisecond}

@@ -3,7 +3,6 @@ package main
 import (
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,11 +19,6 @@ func TestRDMANetFabricEndToEnd(t *testing.T) {
 		t.Skip("builds the binary and runs 4 processes")
 	}
 	clearEnv(t)
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "wmsr-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	const n = 3
 	listen := make([]string, n)
 	var peers []string
@@ -32,31 +26,9 @@ func TestRDMANetFabricEndToEnd(t *testing.T) {
 		listen[i] = freePort(t)
 		peers = append(peers, strconv.Itoa(i+1)+"="+listen[i])
 	}
-	var procs []*exec.Cmd
-	logs := map[string]*syncBuf{}
-	start := func(name string, args ...string) {
-		cmd := exec.Command(bin, args...)
-		buf := &syncBuf{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		cmd.Env = append(os.Environ(), "WMSR_TOKEN=rdma-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=rdmanet",
-			"WMSR_FABRIC=rdma", "WMSR_RDMA_PEERS="+strings.Join(peers, ","))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		logs[name] = buf
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-		}
-		if t.Failed() {
-			for n, b := range logs {
-				t.Logf("--- %s ---\n%s", n, b.String())
-			}
-		}
-	})
+	ps := newProcesses(t, "WMSR_TOKEN=rdma-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=rdmanet",
+		"WMSR_FABRIC=rdma", "WMSR_RDMA_PEERS="+strings.Join(peers, ","))
+	start, logs := ps.start, ps.logs
 	metrics := make([]string, n)
 	for i := range n {
 		id := i + 1
@@ -125,10 +97,6 @@ func TestRDMAFabricEndToEnd(t *testing.T) {
 	}
 	clearEnv(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "wmsr-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	shm := tmp
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		if shm, err = os.MkdirTemp("/dev/shm", "wmsr-e2e-"); err != nil {
@@ -136,30 +104,8 @@ func TestRDMAFabricEndToEnd(t *testing.T) {
 		}
 		t.Cleanup(func() { os.RemoveAll(shm) })
 	}
-	var procs []*exec.Cmd
-	logs := map[string]*syncBuf{}
-	start := func(name string, args ...string) {
-		cmd := exec.Command(bin, args...)
-		buf := &syncBuf{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		cmd.Env = append(os.Environ(), "WMSR_TOKEN=rdma-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=rdmae2e")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		logs[name] = buf
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-		}
-		if t.Failed() {
-			for n, b := range logs {
-				t.Logf("--- %s ---\n%s", n, b.String())
-			}
-		}
-	})
+	ps := newProcesses(t, "WMSR_TOKEN=rdma-token", "WMSR_INSECURE_TEST_FLEET=true", "WMSR_FLEET=rdmae2e")
+	start, logs := ps.start, ps.logs
 	const n = 3
 	metrics := make([]string, n)
 	for i := range n {
