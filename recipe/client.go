@@ -25,7 +25,7 @@ import (
 //	hello   replica → client, first, once per connection:
 //	        'H' version(1)=1 member(8) epoch(8) challenge(32)
 //	request 'Q' auth(1) ...
-//	  auth 0, unsigned: body                          (get and status only)
+//	  auth 0, unsigned: body                  (get, status and changes only)
 //	  auth 1, operator: key(32) challenge(32) counter(8) body sig(64)
 //	        sig = Ed25519(key, clientLabel || the request from auth to body)
 //	  auth 2, member:   attlen(2) attestation envelope
@@ -35,6 +35,7 @@ import (
 //	        encoding) may be empty once the member was admitted earlier on
 //	        the same connection.
 //	body    req(8) op(1) activate(8) keylen(2) key value
+//	        op: 1 put, 2 get, 3 status, 4 delete, 5 changes (watch.go)
 //	answer  'A' req(8) status(1) found(1) value
 //
 // Why a challenge and a counter. The challenge is fresh for every
@@ -128,7 +129,7 @@ func parseBody(b []byte) (clientBody, error) {
 		return clientBody{}, fmt.Errorf("%w: request body of %d bytes", ErrMalformed, len(b))
 	}
 	body := clientBody{Req: binary.BigEndian.Uint64(b), Op: b[8], Activate: binary.BigEndian.Uint64(b[9:])}
-	if body.Op < opPut || body.Op > opDelete {
+	if body.Op < opPut || body.Op > opChanges {
 		return clientBody{}, fmt.Errorf("%w: request op %d", ErrMalformed, body.Op)
 	}
 	n := int(binary.BigEndian.Uint16(b[17:]))

@@ -159,11 +159,11 @@ func TestClientSession(t *testing.T) {
 	}
 }
 
-// TestClientPort runs a one-replica log with its client port on loopback:
-// signed writes commit, unsigned reads work, and a forged request, a
-// request replayed into the same connection and one replayed into another
-// connection are refused with their reason, counted, and end the session.
-func TestClientPort(t *testing.T) {
+// startClientPortReplica runs a one-replica log (member 1, epoch 1) with
+// its client port on loopback until ctx ends, and returns the client
+// port's address and the operator key the replica accepts.
+func startClientPortReplica(t *testing.T, ctx context.Context) (string, ed25519.PrivateKey) {
+	t.Helper()
 	fleet := attesttest.NewFleet(11)
 	self := testMember(t, fleet, 1, 1, time.Now().Add(time.Hour))
 	att, err := self.Attest()
@@ -175,8 +175,7 @@ func TestClientPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	op := testOperator(3)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithCancel(ctx)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -187,13 +186,30 @@ func TestClientPort(t *testing.T) {
 			Tick: 5 * time.Millisecond, Ready: func(_, client string) { ready <- client },
 		})
 	}()
-	addr := <-ready
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}()
+	})
+	select {
+	case addr := <-ready:
+		return addr, op
+	case err := <-done:
+		done <- err // for the clean-up
+		t.Fatalf("replica did not start: %v", err)
+	}
+	return "", nil
+}
+
+// TestClientPort runs a one-replica log with its client port on loopback:
+// signed writes commit, unsigned reads work, and a forged request, a
+// request replayed into the same connection and one replayed into another
+// connection are refused with their reason, counted, and end the session.
+func TestClientPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, op := startClientPortReplica(t, ctx)
 
 	c, err := DialClient(ctx, addr, OperatorKey(op))
 	if err != nil {

@@ -267,6 +267,8 @@ func opName(op byte) string {
 		return "status"
 	case opDelete:
 		return "delete"
+	case opChanges:
+		return "changes"
 	}
 	return fmt.Sprintf("op %d", op)
 }

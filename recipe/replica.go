@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/wmsr/wmsr/attest"
@@ -174,8 +175,22 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 		reply    func([]byte)
 		req      uint64
 		deadline time.Time
+		// changes requests: from, and how long to hold the request
+		// once the read index is confirmed
+		changes bool
+		from    uint64
+		wait    time.Duration
 	}
 	waiting := make(map[uint64]waiter)
+	var watchers []waiter // changes requests held until a change or their deadline
+	answerChanges := func(w waiter) {
+		v, err := node.Store().appendChanges(nil, w.from)
+		if err != nil {
+			w.reply(resultAnswer(w.req, Result{Err: err}))
+			return
+		}
+		w.reply(answer(w.req, statusOK, true, v))
+	}
 	var next, ticks uint64
 	ticker := time.NewTicker(cfg.Tick)
 	defer ticker.Stop()
@@ -190,8 +205,23 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 				continue
 			}
 			delete(waiting, r.Req)
-			w.reply(resultAnswer(w.req, r))
+			switch {
+			case !w.changes || r.Err != nil:
+				w.reply(resultAnswer(w.req, r))
+			case w.wait > 0 && !node.Store().hasChanges(w.from):
+				w.deadline = time.Now().Add(w.wait)
+				watchers = append(watchers, w)
+			default:
+				answerChanges(w)
+			}
 		}
+		watchers = slices.DeleteFunc(watchers, func(w waiter) bool {
+			if node.Store().hasChanges(w.from) {
+				answerChanges(w)
+				return true
+			}
+			return false
+		})
 	}
 	for {
 		select {
@@ -201,6 +231,13 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 			now := time.Now()
 			node.SetTime(now)
 			node.Tick()
+			watchers = slices.DeleteFunc(watchers, func(w waiter) bool {
+				if now.After(w.deadline) {
+					answerChanges(w) // no change: an empty answer
+					return true
+				}
+				return false
+			})
 			if ticks++; ticks%100 == 0 {
 				for k, w := range waiting {
 					if now.After(w.deadline) {
@@ -232,6 +269,15 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 				next++
 				waiting[next] = waiter{reply: call.reply, req: b.Req, deadline: time.Now().Add(clientTimeout)}
 				node.Read(next, b.Key)
+			case opChanges:
+				wait, err := parseWait(b.Value)
+				if err != nil {
+					call.reply(resultAnswer(b.Req, Result{Err: err}))
+					break
+				}
+				next++
+				waiting[next] = waiter{reply: call.reply, req: b.Req, deadline: time.Now().Add(clientTimeout), changes: true, from: b.Activate, wait: wait}
+				node.Read(next, KeyParams) // only the read index matters
 			case opStatus:
 				st := auth.stats()
 				v := binary.BigEndian.AppendUint64(nil, node.Leader())
