@@ -561,6 +561,10 @@ func (c *Client) do(ctx context.Context, body clientBody, sign bool) (status byt
 		frame = r.appendTo(nil)
 	}
 	_ = c.conn.SetDeadline(deadline(ctx))
+	// Cancelling ctx ends a blocked read or write at once (a watch is
+	// held at the replica for seconds).
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if err := writeFrame(c.conn, frame); err != nil {
 		return 0, false, nil, fmt.Errorf("recipe: client: %w", err)
 	}

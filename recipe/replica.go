@@ -247,6 +247,13 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 			}
 		case call := <-calls:
 			b := &call.body
+			if (b.Op == opGet || b.Op == opChanges) && node.Leader() == 0 {
+				// raft drops a read index request while no leader is
+				// known, silently: say so now rather than let the
+				// client wait out its deadline.
+				call.reply(resultAnswer(b.Req, Result{Err: ErrNotLeader}))
+				break
+			}
 			switch b.Op {
 			case opPut, opDelete:
 				op := OpPut
