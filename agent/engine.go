@@ -107,6 +107,9 @@ type RoundReport struct {
 	// Evidence is the number of new equivocation proofs since the
 	// previous End.
 	Evidence int
+	// Changes is the number of scheduled configuration changes
+	// (Schedule) that took effect at this round's Begin.
+	Changes int
 	// Latency is how long after the round deadline the update completed
 	// (set by the Runner; zero from the bare Engine).
 	Latency time.Duration
@@ -175,6 +178,13 @@ type Engine struct {
 	index map[attest.MemberID]int
 	slots []slot
 	quar  map[attest.MemberID]bool
+	// known holds the newest record of every member UpdateMember was
+	// given, neighbour or not, and gone every member SetAlive declared
+	// dead: a Change that makes one a neighbour needs both.
+	known   map[attest.MemberID]attest.Member
+	gone    map[attest.MemberID]bool
+	pending []Change // scheduled, ascending At
+	changed int      // changes in effect since the previous End
 
 	state    []float64
 	velocity []float64 // DP only
@@ -223,6 +233,8 @@ func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Eng
 		index:        make(map[attest.MemberID]int, len(cfg.Neighbours)),
 		slots:        make([]slot, len(cfg.Neighbours)),
 		quar:         map[attest.MemberID]bool{},
+		known:        map[attest.MemberID]attest.Member{},
+		gone:         map[attest.MemberID]bool{},
 		state:        slices.Clone(cfg.Initial),
 		rejected:     map[string]int{},
 		evidenceSeen: map[string]bool{},
@@ -279,6 +291,11 @@ func (e *Engine) UpdateMember(m attest.Member) (bool, error) {
 	if e.cfg.Unauthenticated {
 		return false, nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.known[m.ID]; !ok || old.Epoch < m.Epoch {
+		e.known[m.ID] = m
+	}
 	applied := false
 	if _, ok := e.index[m.ID]; ok {
 		if err := e.recv.AddMember(m); err != nil {
@@ -287,21 +304,31 @@ func (e *Engine) UpdateMember(m attest.Member) (bool, error) {
 		applied = true
 	}
 	if e.hmac && slices.Contains(e.cfg.OutNeighbours, m.ID) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
 		if old := e.outs[m.ID]; old != nil {
 			if st := old.Stream(); st.DestEpoch >= m.Epoch {
 				return applied, nil // this record, or an older one
 			}
 		}
-		s, err := attest.NewUnicastSender(e.self, &m, attest.SuiteHMACSHA256, false)
-		if err != nil {
-			return applied, fmt.Errorf("agent: out-neighbour %d epoch %d: %w", m.ID, m.Epoch, err)
+		if err := e.outSender(m); err != nil {
+			return applied, err
 		}
-		e.outs[m.ID] = s
 		applied = true
 	}
 	return applied, nil
+}
+
+// outSender makes the pairwise sender for out-neighbour m (HMAC suite),
+// unless one of m's epoch or a later one exists. e.mu is held.
+func (e *Engine) outSender(m attest.Member) error {
+	if old := e.outs[m.ID]; old != nil && old.Stream().DestEpoch >= m.Epoch {
+		return nil
+	}
+	s, err := attest.NewUnicastSender(e.self, &m, attest.SuiteHMACSHA256, false)
+	if err != nil {
+		return fmt.Errorf("agent: out-neighbour %d epoch %d: %w", m.ID, m.Epoch, err)
+	}
+	e.outs[m.ID] = s
+	return nil
 }
 
 // SetAlive records what membership says about a neighbour. A dead
@@ -313,6 +340,11 @@ func (e *Engine) UpdateMember(m attest.Member) (bool, error) {
 func (e *Engine) SetAlive(id attest.MemberID, alive bool) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if alive {
+		delete(e.gone, id)
+	} else {
+		e.gone[id] = true
+	}
 	k, ok := e.index[id]
 	if !ok || e.slots[k].dead == !alive {
 		return false
@@ -411,6 +443,7 @@ func (e *Engine) Begin(t uint64) ([]byte, error) {
 	if e.started && t <= e.round {
 		return nil, fmt.Errorf("%w: Begin(%d) after round %d", ErrRound, t, e.round)
 	}
+	e.changed += e.applyPending(t)
 	var env []byte
 	if e.cfg.Unauthenticated {
 		env = appendPlainHeader(make([]byte, 0, plainHeaderSize+RoundStateSize(len(e.state))), e.cfg.ID)
@@ -670,12 +703,12 @@ func (e *Engine) End(t uint64) (float64, RoundReport, error) {
 		Used: len(used), Omissions: omitted, Removed: len(e.slots) - live,
 		Min: lo0, Max: hi0, Disagreement: spread,
 		Accepted: e.accepted, Rejected: e.rejected, CounterGaps: e.gaps,
-		Evidence: e.newEvidence,
+		Evidence: e.newEvidence, Changes: e.changed,
 	}
 	if len(e.state) > 1 {
 		rep.State = slices.Clone(e.state)
 	}
-	e.accepted, e.gaps, e.newEvidence = 0, 0, 0
+	e.accepted, e.gaps, e.newEvidence, e.changed = 0, 0, 0, 0
 	e.rejected = map[string]int{}
 	return e.state[0], rep, nil
 }
