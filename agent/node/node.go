@@ -91,10 +91,19 @@ type Node struct {
 	ml     *membership.Membership
 	m      nodeMetrics
 
+	follow *follower      // nil without FleetLog
+	next   agent.Delegate // where round reports and evidence go on to
+
 	mu      sync.Mutex
 	dead    map[attest.MemberID]bool
 	verdict Verdict
 	dirty   chan struct{}
+	// topo and topoMembers are the fleet graph the robustness check
+	// decides on (Options.Topology at start, then each topology from the
+	// log once it takes effect); topoNext are those scheduled.
+	topo        *graph.Digraph
+	topoMembers []attest.MemberID
+	topoNext    []topoChange
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,7 +150,8 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if o.Engine.Logger == nil {
 		o.Engine.Logger = o.Logger
 	}
-	n := &Node{opts: o, log: o.Logger, dead: map[attest.MemberID]bool{}, dirty: make(chan struct{}, 1)}
+	n := &Node{opts: o, log: o.Logger, dead: map[attest.MemberID]bool{}, dirty: make(chan struct{}, 1),
+		topo: o.Topology, topoMembers: o.TopologyMembers}
 	eng, err := agent.NewEngine(o.Engine, o.Backend.Identity(), o.Members)
 	if err != nil {
 		return nil, err
@@ -162,8 +172,15 @@ func New(ctx context.Context, o Options) (*Node, error) {
 			}
 		}
 		del = n.pub
+		n.follow = newFollower(n, o.FleetLog)
+		for _, c := range n.follow.collectors() {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("node: metrics: %w", err)
+			}
+		}
 	}
-	if n.runner, err = agent.NewRunner(eng, o.Fabric, agent.RunnerOptions{Clock: o.Clock, Delegate: del, Registerer: reg}); err != nil {
+	n.next = del
+	if n.runner, err = agent.NewRunner(eng, o.Fabric, agent.RunnerOptions{Clock: o.Clock, Delegate: (*roundDelegate)(n), Registerer: reg}); err != nil {
 		return nil, err
 	}
 	n.m = nodeMetrics{
@@ -234,6 +251,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.pub != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.pub.run(ctx) }()
+	}
+	if n.follow != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.follow.run(ctx) }()
 	}
 	n.markDirty()
 	err := n.runner.Run(ctx)
@@ -308,17 +329,18 @@ func (n *Node) check(ctx context.Context) Verdict {
 		v.Tolerated, v.Why = 0, fmt.Sprintf("live in-degree %d < F+1 = %d", live, f+1)
 		return v
 	}
-	g := n.opts.Topology
+	n.mu.Lock()
+	g, members := n.topo, n.topoMembers
 	if g == nil {
+		n.mu.Unlock()
 		v.Why = "no fleet topology to decide on (only the local in-degree condition was checked)"
 		return v
 	}
-	n.mu.Lock()
 	keep := make([]bool, g.N())
 	for i := range keep {
 		m := attest.MemberID(i + 1)
-		if n.opts.TopologyMembers != nil {
-			m = n.opts.TopologyMembers[i]
+		if members != nil {
+			m = members[i]
 		}
 		keep[i] = !n.dead[m]
 	}
@@ -340,6 +362,40 @@ func (n *Node) check(ctx context.Context) Verdict {
 		v.Why = "not decided by theory: " + why
 	}
 	return v
+}
+
+// roundDelegate is the runner's delegate: it adopts, for the robustness
+// check, the topologies that took effect at a round (RoundReport.Changes),
+// and passes everything on.
+type roundDelegate Node
+
+func (d *roundDelegate) NotifyRound(r agent.RoundReport) {
+	n := (*Node)(d)
+	if r.Changes > 0 {
+		n.mu.Lock()
+		adopted := false
+		for len(n.topoNext) > 0 && n.topoNext[0].at <= r.Round {
+			// Scheduled in log order, so ascending rounds.
+			n.topo, n.topoMembers = n.topoNext[0].g, n.topoNext[0].members
+			n.topoNext = n.topoNext[1:]
+			adopted = true
+		}
+		n.mu.Unlock()
+		if adopted {
+			n.m.live.Set(float64(len(n.eng.Live())))
+		}
+		// F or the neighbours changed: decide again.
+		n.markDirty()
+	}
+	if n.next != nil {
+		n.next.NotifyRound(r)
+	}
+}
+
+func (d *roundDelegate) NotifyEvidence(ev attest.Evidence) {
+	if n := (*Node)(d); n.next != nil {
+		n.next.NotifyEvidence(ev)
+	}
 }
 
 // gossipDelegate applies membership events to the engine.

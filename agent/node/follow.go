@@ -1,0 +1,221 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wmsr/wmsr/agent"
+	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/graph"
+	"github.com/wmsr/wmsr/recipe"
+	"github.com/wmsr/wmsr/wmsr"
+)
+
+// followWait is how long a replica holds one watch request (the long
+// poll); a change is seen as soon as it commits, whatever this is.
+const followWait = 10 * time.Second
+
+// follower keeps the engine on the fleet configuration log: it watches the
+// log (recipe.Client.Changes) and schedules every change of the fleet
+// parameters, the topology and the quarantine at the round the log gives
+// it (agent.Engine.Schedule), so that every agent switches at the same
+// round however late it learned. It trusts the log's order and content
+// (the log's replicas are the authority on configuration; what reaches
+// them is signed by operators or, for quarantine, proven by evidence),
+// and validates the records' shape, refusing and counting what the engine
+// could not run.
+type follower struct {
+	n        *Node
+	replicas []string
+	from     uint64            // next revision to ask for
+	seen     map[string]uint64 // key → revision of the record scheduled
+
+	scheduled, refused prometheus.Counter
+}
+
+// topoChange is a topology scheduled in the engine, for the robustness
+// check to adopt when it takes effect.
+type topoChange struct {
+	at      uint64
+	g       *graph.Digraph
+	members []attest.MemberID
+}
+
+func newFollower(n *Node, replicas []string) *follower {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "wmsr_agent_fleetlog_changes_" + name + "_total", Help: help})
+	}
+	return &follower{
+		n: n, replicas: replicas, seen: map[string]uint64{},
+		scheduled: c("scheduled", "Fleet log records (params, topology, quarantine) scheduled in the engine at their activation round."),
+		refused:   c("refused", "Fleet log records this agent could not apply (malformed, or a configuration the engine refuses)."),
+	}
+}
+
+func (f *follower) collectors() []prometheus.Collector {
+	return []prometheus.Collector{f.scheduled, f.refused}
+}
+
+// run follows the log until ctx ends, moving to the next replica when one
+// fails, with a bounded backoff.
+func (f *follower) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for i := 0; ctx.Err() == nil; i++ {
+		addr := f.replicas[i%len(f.replicas)]
+		progressed, err := f.follow(ctx, addr)
+		if ctx.Err() != nil {
+			return
+		}
+		if progressed {
+			backoff = 100 * time.Millisecond
+		}
+		f.n.log.Debug("node: fleet log watch", "replica", addr, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// follow watches through one replica until it fails; progressed reports
+// whether any answer came back.
+func (f *follower) follow(ctx context.Context, addr string) (progressed bool, err error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	c, err := recipe.DialClient(dctx, addr, nil)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, followWait+5*time.Second)
+		ch, err := c.Changes(cctx, f.from, followWait)
+		cancel()
+		if err != nil {
+			return progressed, err
+		}
+		progressed = true
+		for _, ev := range ch.Events {
+			f.apply(ev)
+		}
+		f.from = ch.Next
+	}
+}
+
+// apply schedules one record of the log, once per revision (a snapshot
+// repeats records already scheduled).
+func (f *follower) apply(ev recipe.Event) {
+	r := ev.Record
+	if ev.Op != recipe.OpPut || r.Revision <= f.seen[r.Key] {
+		return
+	}
+	var err error
+	switch {
+	case r.Key == recipe.KeyParams:
+		err = f.params(r)
+	case r.Key == recipe.KeyTopology:
+		err = f.topology(r)
+	case strings.HasPrefix(r.Key, recipe.PrefixQuarantine):
+		err = f.quarantine(r)
+	default:
+		return // kv/ and member records are not the engine's
+	}
+	f.seen[r.Key] = r.Revision
+	if err != nil {
+		f.refused.Inc()
+		f.n.log.Error("node: fleet log record not applied", "key", r.Key, "revision", r.Revision, "round", r.ActivateAt, "err", err)
+		return
+	}
+	f.scheduled.Inc()
+	f.n.log.Info("node: fleet log change scheduled", "key", r.Key, "revision", r.Revision, "round", r.ActivateAt)
+}
+
+func (f *follower) params(r recipe.Record) error {
+	var p recipe.FleetParams
+	if err := json.Unmarshal(r.Value, &p); err != nil {
+		return fmt.Errorf("params record: %w", err)
+	}
+	cfg := f.n.eng.Config()
+	if _, ok := cfg.Scope.(wmsr.Total); !ok {
+		return fmt.Errorf("params record sets F = %d for the whole fleet, but this agent trims by a %T scope", p.F, cfg.Scope)
+	}
+	// What the engine cannot switch at a round is said, not ignored.
+	if p.RoundPeriodMs != 0 && time.Duration(p.RoundPeriodMs)*time.Millisecond != cfg.Period {
+		f.n.log.Warn("node: the fleet log's round period differs from this agent's; it applies only at restart (the round clock is fixed while running)",
+			"log_ms", p.RoundPeriodMs, "agent", cfg.Period)
+	}
+	if len(p.Weights) > 0 {
+		f.n.log.Warn("node: the fleet log sets weights; this agent uses the uniform weights 1/(1+kept) (weights are not applied)")
+	}
+	return f.n.eng.Schedule(agent.Change{At: r.ActivateAt, Scope: wmsr.Total(p.F)})
+}
+
+func (f *follower) topology(r recipe.Record) error {
+	var t recipe.Topology
+	if err := json.Unmarshal(r.Value, &t); err != nil {
+		return fmt.Errorf("topology record: %w", err)
+	}
+	g, members, err := TopologyGraph(t)
+	if err != nil {
+		return err
+	}
+	cfg := f.n.eng.Config()
+	in, err := inNeighbours(g, members, cfg.ID)
+	if err != nil {
+		return err
+	}
+	c := agent.Change{At: r.ActivateAt, Neighbours: in}
+	if cfg.Suite == attest.SuiteHMACSHA256 {
+		c.OutNeighbours = outNeighbours(g, members, cfg.ID)
+	}
+	if err := f.n.eng.Schedule(c); err != nil {
+		return err
+	}
+	f.n.mu.Lock()
+	f.n.topoNext = append(f.n.topoNext, topoChange{at: r.ActivateAt, g: g, members: members})
+	f.n.mu.Unlock()
+	return nil
+}
+
+// quarantine schedules a quarantine record only on evidence this agent
+// verifies itself: Ed25519 equivocation proof against the member record it
+// admitted. The log checks a record's shape, not its proof, and any
+// admitted member may propose one, so a compromised member could otherwise
+// exclude honest neighbours (each excluded neighbour is an omission).
+// HMAC evidence convinces only its receiver, so it is refused here; an
+// operator who wants a member out without proof changes the topology.
+func (f *follower) quarantine(r recipe.Record) error {
+	var q recipe.Quarantine
+	if err := json.Unmarshal(r.Value, &q); err != nil {
+		return fmt.Errorf("quarantine record: %w", err)
+	}
+	id := attest.MemberID(q.Member)
+	if q.Member == 0 || r.Key != recipe.PrefixQuarantine+strconv.FormatUint(q.Member, 10) {
+		return errors.New("quarantine record: member does not match its key")
+	}
+	ev, err := attest.ParseEvidence(q.Evidence)
+	if err != nil {
+		return fmt.Errorf("quarantine of member %d: evidence: %w", id, err)
+	}
+	m, ok := f.n.eng.Member(id)
+	if !ok {
+		return fmt.Errorf("quarantine of member %d: its member record is not known here, so the evidence cannot be checked", id)
+	}
+	slot, err := attest.VerifyEvidence(ev, &m)
+	if err != nil {
+		return fmt.Errorf("quarantine of member %d: %w", id, err)
+	}
+	if slot.Sender != id {
+		return fmt.Errorf("quarantine of member %d: the evidence is against member %d", id, slot.Sender)
+	}
+	return f.n.eng.Schedule(agent.Change{At: r.ActivateAt, Quarantine: []attest.MemberID{id}})
+}

@@ -1,0 +1,213 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wmsr/wmsr/agent"
+	"github.com/wmsr/wmsr/agent/mqttfabric"
+	"github.com/wmsr/wmsr/agent/node"
+	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/recipe"
+	"github.com/wmsr/wmsr/recipe/replicacmd"
+	"github.com/wmsr/wmsr/wmsr"
+)
+
+// reports records every agent's round reports.
+type reports struct {
+	mu   sync.Mutex
+	reps []agent.RoundReport
+}
+
+func (r *reports) NotifyRound(rep agent.RoundReport) {
+	r.mu.Lock()
+	r.reps = append(r.reps, rep)
+	r.mu.Unlock()
+}
+
+func (r *reports) NotifyEvidence(attest.Evidence) {}
+
+func (r *reports) snapshot() []agent.RoundReport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reps)
+}
+
+// Agents follow the fleet configuration log (three recipe replicas on
+// loopback): an operator sets F, then a new topology, each at a future
+// round, and every agent switches exactly at that round, not one round
+// earlier or later; a quarantine record with a valid equivocation proof
+// excludes the member from its round on, while one whose proof does not
+// verify is refused by every agent.
+func TestFleetFollowsLog(t *testing.T) {
+	const seed, fleetName = 79, "follow"
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, clients := startLog(t, seed, []ed25519.PublicKey{pub})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	backend := map[attest.MemberID]*attest.SoftBackend{}
+	var members []attest.Member
+	for id := attest.MemberID(1); id <= 4; id++ {
+		b, err := replicacmd.Backend(fleet, seed, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		att, err := b.Attest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := fleet.Admitter.Admit(att, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		backend[id], members = b, append(members, m)
+	}
+	url := startBroker(t, fleetName)
+	period := 50 * time.Millisecond
+	epoch := time.Now().Add(300 * time.Millisecond).Truncate(time.Millisecond)
+	rec := map[attest.MemberID]*reports{}
+	nodes := map[attest.MemberID]*node.Node{}
+	for id := attest.MemberID(1); id <= 4; id++ {
+		fc := mqttfabric.DefaultConfig()
+		fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{url}, fleetName, id, []byte(token)
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+		fab, err := mqttfabric.Dial(dctx, fc)
+		dcancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := agent.DefaultConfig()
+		cfg.ID, cfg.Initial, cfg.Scope, cfg.Period, cfg.Epoch = id, []float64{float64(id)}, wmsr.Total(0), period, epoch
+		for n := attest.MemberID(1); n <= 4; n++ {
+			if n != id {
+				cfg.Neighbours = append(cfg.Neighbours, n)
+			}
+		}
+		rec[id] = &reports{}
+		nd, err := node.New(ctx, node.Options{Engine: cfg, Backend: backend[id], Members: members, Fabric: fab, FleetLog: clients, Delegate: rec[id]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[id] = nd
+		done := make(chan struct{})
+		go func() { defer close(done); _ = nd.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+
+	op, err := recipe.DialClient(ctx, clients[0], recipe.OperatorKey(priv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	propose := func(cmd recipe.Command) {
+		t.Helper()
+		waitFor(t, "the log to commit "+cmd.Key, 10*time.Second, func() bool {
+			pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+			defer pcancel()
+			return op.Propose(pctx, cmd) == nil
+		})
+	}
+	now := func() uint64 { return uint64(max(time.Since(epoch), 0) / period) }
+	propose(recipe.Command{Op: recipe.OpPut, Key: "kv/warm-up", Value: []byte("leader elected")})
+	// Far enough ahead for the log to commit and every agent to hear.
+	rF := now() + 40
+	params, _ := recipe.PutParams(recipe.FleetParams{F: 1}, rF)
+	propose(params)
+	rTopo := rF + 10
+	topo := recipe.Topology{Members: []uint64{1, 2, 3, 4}}
+	for u := uint64(1); u <= 4; u++ {
+		for v := uint64(1); v <= 4; v++ {
+			if u != v && !(v == 1 && u == 4) { // 1 stops hearing 4
+				topo.Edges = append(topo.Edges, [2]uint64{u, v})
+			}
+		}
+	}
+	tc, _ := recipe.PutTopology(topo, rTopo)
+	propose(tc)
+
+	// Quarantines: member 4 with a proof (two envelopes sealed by two
+	// holders of its keys under one counter), member 3 with a bogus one.
+	twinA, _ := replicacmd.Backend(fleet, seed, 4, 1)
+	twinB, _ := replicacmd.Backend(fleet, seed, 4, 1)
+	var envs [][]byte
+	for i, b := range []*attest.SoftBackend{twinA, twinB} {
+		s, err := attest.NewBroadcastSender(b.Identity(), 99, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := s.Seal(nil, agent.KindRoundValue, []byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	ev, err := attest.NewEvidence(envs[0], envs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, _ := ev.MarshalBinary()
+	rQ := rTopo + 10
+	q4, _ := recipe.PutQuarantine(recipe.Quarantine{Member: 4, Reason: "equivocation", Evidence: proof}, rQ)
+	propose(q4)
+	bogus := slices.Clone(proof)
+	bogus[len(bogus)-1] ^= 1
+	q3, _ := recipe.PutQuarantine(recipe.Quarantine{Member: 3, Reason: "equivocation", Evidence: bogus}, rQ)
+	propose(q3)
+	if now() >= rF {
+		t.Fatalf("the log took until round %d to commit; the test needs it before round %d", now(), rF)
+	}
+	waitFor(t, "every agent past the quarantine round", 20*time.Second, func() bool {
+		for _, r := range rec {
+			reps := r.snapshot()
+			if len(reps) == 0 || reps[len(reps)-1].Round < rQ+5 {
+				return false
+			}
+		}
+		return true
+	})
+
+	for id, r := range rec {
+		var quarantined int
+		for _, rep := range r.snapshot() {
+			wantF := 0
+			if rep.Round >= rF {
+				wantF = 1
+			}
+			if rep.F != wantF {
+				t.Errorf("agent %d round %d: F = %d, want %d (F changes at round %d)", id, rep.Round, rep.F, wantF, rF)
+			}
+			if rep.Round >= rQ {
+				quarantined += rep.Rejected[agent.ReasonQuarantined]
+			}
+			if hears := rep.Used + rep.Omissions; id == 1 && (rep.Round >= rTopo) != (hears == 2) {
+				t.Errorf("agent 1 round %d: %d in-neighbours; from round %d on it hears only 2 and 3", rep.Round, hears, rTopo)
+			}
+		}
+		cfg := nodes[id].Engine().Config()
+		if id == 1 && !slices.Equal(cfg.Neighbours, []attest.MemberID{2, 3}) {
+			t.Errorf("agent 1 neighbours %v after the topology change", cfg.Neighbours)
+		}
+		if id != 4 {
+			if q := nodes[id].Engine().Quarantined(); id != 1 && !slices.Equal(q, []attest.MemberID{4}) {
+				t.Errorf("agent %d quarantined %v, want [4] (3's proof is bogus)", id, q)
+			}
+			if id != 1 && quarantined == 0 {
+				t.Errorf("agent %d refused nothing from member 4 after round %d", id, rQ)
+			}
+		}
+	}
+	// Nothing scheduled is left over.
+	for id, nd := range nodes {
+		if p := nd.Engine().Pending(); p != 0 {
+			t.Errorf("agent %d: %d changes still pending", id, p)
+		}
+	}
+}
