@@ -152,7 +152,7 @@ var configKeys = []Key{
 	{"gossip.join", "", "memberlist addresses to join (comma-separated host:port)"},
 	{"gossip.keyring", "", "file of gossip encryption keys (hex, 16/24/32 bytes, one per line, primary first)"},
 	{"gossip.profile", "lan", "failure-detection timings: lan (memberlist defaults) or local (one host, fast)"},
-	{"fleetlog.replicas", "", "client addresses (host:port, comma-separated) of fleet configuration log replicas: equivocation evidence is proposed there as quarantine records"},
+	{"fleetlog.replicas", "", "client addresses (host:port, comma-separated) of fleet configuration log replicas: the agent follows the log (F, topology and evidence-backed quarantines take effect at the round the log names) and proposes equivocation evidence there as quarantine records"},
 	{"insecure-test-fleet", "false", "INSECURE: derive every identity from a public seed (tests and demos only)"},
 	{"test-fleet-seed", "1", "seed of the insecure test fleet (shared by all agents)"},
 }
@@ -308,7 +308,7 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 		if len(ns) > 0 {
 			return nil, bad("neighbours", "given together with topology: give one of them")
 		}
-		if s.Topology, err = readTopology(s.TopologyFile); err != nil {
+		if s.Topology, err = ReadGraphFile(s.TopologyFile); err != nil {
 			return nil, bad("topology", "%v", err)
 		}
 		if int(s.ID) > s.Topology.N() {
@@ -481,8 +481,9 @@ func parseList(x any) ([]string, error) {
 	return out, nil
 }
 
-// readTopology reads a graph file in the format its extension names.
-func readTopology(path string) (*graph.Digraph, error) {
+// ReadGraphFile reads a fleet graph file in the format its extension
+// names (graph.FormatFromPath); errors name the file.
+func ReadGraphFile(path string) (*graph.Digraph, error) {
 	format, err := graph.FormatFromPath(path)
 	if err != nil {
 		return nil, err

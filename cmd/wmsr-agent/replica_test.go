@@ -547,5 +547,76 @@ func TestReplicaEndToEnd(t *testing.T) {
 			t.Fatalf("replica %d: quarantine/9 = %q (found %v, err %v)", p.id, rec, found, err)
 		}
 	}
-	t.Logf("%d acknowledged writes present on all %d replicas; total %v", len(acked), n, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d acknowledged writes present on all %d replicas", len(acked), n)
+
+	// The operator's commands on the same log: set-params and
+	// set-topology at future rounds, vetted by topology/ first; get;
+	// watch; bad input exits 2 and writes nothing.
+	var clients []string
+	for _, p := range procs {
+		clients = append(clients, p.client)
+	}
+	reps := strings.Join(clients, ",")
+	cli := func(args ...string) (string, int) {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"log"}, args...)...).CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out), 0
+		case errors.As(err, &ee):
+			return string(out), ee.ExitCode()
+		}
+		t.Fatalf("wmsr-agent log %v: %v", args, err)
+		return "", -1
+	}
+	expect := func(wantCode int, want string, args ...string) string {
+		t.Helper()
+		out, code := cli(args...)
+		if code != wantCode || !strings.Contains(out, want) {
+			t.Fatalf("wmsr-agent log %s: exit %d, want %d with %q:\n%s", strings.Join(args, " "), code, wantCode, want, out)
+		}
+		return out
+	}
+	watch := &syncBuf{}
+	wcmd := exec.Command(bin, "log", "watch", "--replicas", reps)
+	wcmd.Stdout, wcmd.Stderr = watch, watch
+	if err := wcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = wcmd.Process.Kill(); _ = wcmd.Wait() }()
+	k3 := path("k3.txt")
+	if err := os.WriteFile(k3, []byte("# the triangle, both ways\n3 6\n0 1\n1 0\n0 2\n2 0\n1 2\n2 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect(0, "committed params, in effect from round 500", "set-params", "--f", "1", "--at-round", "500", "--key", op, "--replicas", reps)
+	expect(0, "tolerates F = 1", "set-topology", k3, "--at-round", "510", "--key", op, "--replicas", reps)
+	expect(1, "does not tolerate F = 2", "set-params", "--f", "2", "--at-round", "520", "--key", op, "--replicas", reps)
+	expect(0, "WARNING", "set-params", "--f", "2", "--at-round", "520", "--key", op, "--replicas", reps, "--force")
+	expect(1, "round", "set-params", "--f", "1", "--at-round", "519", "--key", op, "--replicas", reps)
+	expect(2, "--key", "set-params", "--f", "1", "--in", "10s", "--replicas", reps)
+	expect(2, "--at-round", "set-params", "--f", "1", "--key", op, "--replicas", reps)
+	expect(2, "no such file", "set-topology", path("missing.txt"), "--at-round", "600", "--key", op, "--replicas", reps)
+	expect(2, "--replicas", "get", "params")
+	out := expect(0, `"activate_at":520`, "get", "params", "--replicas", reps)
+	if !strings.Contains(out, `"f":2`) {
+		t.Fatalf("log get params: %s", out)
+	}
+	out = expect(0, `"key":"topology"`, "get", "--replicas", reps)
+	if !strings.Contains(out, `"activate_at":510`) || !strings.Contains(out, `"key":"kv/mitm"`) {
+		t.Fatalf("log get: %s", out)
+	}
+	expect(1, "no record", "get", "kv/absent", "--replicas", reps)
+	expect(0, "voter true", "status", "--replicas", reps)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(watch.String(), `"activate_at":520`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log watch printed no params change:\n%s", watch.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(watch.String(), `"snapshot":true`) {
+		t.Fatalf("log watch did not start with the current records:\n%s", watch.String())
+	}
+	t.Logf("operator commands checked; total %v", time.Since(start).Round(time.Millisecond))
 }

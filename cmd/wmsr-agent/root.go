@@ -70,7 +70,7 @@ Exit status: 0 on success or graceful shutdown, 1 on a runtime failure,
 		Args: cobra.NoArgs,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newBrokerCmd(), newKeygenCmd(), newRunCmd(), newReplicaCmd())
+	root.AddCommand(newVersionCmd(), newBrokerCmd(), newKeygenCmd(), newRunCmd(), newReplicaCmd(), newLogCmd())
 	// Unknown subcommands and bad positional arguments are usage errors too.
 	for _, c := range root.Commands() {
 		if c.Args == nil {

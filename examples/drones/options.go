@@ -7,11 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"sort"
 	"time"
 
 	"github.com/wmsr/wmsr/agent/mqtttopic"
+	"github.com/wmsr/wmsr/agent/node"
 	"github.com/wmsr/wmsr/graph"
 	"github.com/wmsr/wmsr/wmsr/sim"
 )
@@ -162,7 +162,7 @@ func topologyFor(ctx context.Context, o options, rng *rand.Rand, w io.Writer) (p
 	defer cancel()
 	side := boxSide(o.n)
 	if o.topology != "" {
-		g, err := readGraph(o.topology)
+		g, err := node.ReadGraphFile(o.topology)
 		if err != nil {
 			return placement{}, usageError{fmt.Errorf("-topology: %w", err)}
 		}
@@ -184,21 +184,4 @@ func topologyFor(ctx context.Context, o options, rng *rand.Rand, w io.Writer) (p
 	}
 	return placement{}, usageError{fmt.Errorf("no placement of %d drones with radio range %.0f m out of %d tolerates F = %d; raise -radius or lower -f",
 		o.n, o.radius, maxPlacements, o.f)}
-}
-
-func readGraph(path string) (*graph.Digraph, error) {
-	format, err := graph.FormatFromPath(path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	g, err := graph.Read(f, format)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return g, nil
 }
