@@ -30,6 +30,20 @@
 // active attacker. recipe_paper_test.go has one test per claim of the
 // paper.
 //
+// The model has one sequence per directed pair; Recipe's view change
+// starts the channels of a new view afresh. Here that is a lane: the
+// counter of a laned unicast stream is lane<<LaneShift | seq (LaneShift =
+// 40, so lanes 0..2^24-1 of 2^40-1 envelopes each; the envelope format is
+// unchanged). A sender opens a higher lane with Sender.StartLane (recipe/
+// does at each raft term); a receiver with ReceiverConfig.LanedUnicast
+// (LaneCounter) accepts the next seq of its current lane as the model
+// does, and seq 1 of any higher lane at once, abandoning the rest of the
+// lower lane, whose envelopes are then ErrStale. Counters keep their
+// numeric order across lanes, so slots, cumulative acknowledgements and
+// equivocation evidence are unchanged; the lemmas hold on laned streams
+// with no-loss weakened to within a lane (TestLemmaNoLossWithinLane).
+// Beyond the last lane a stream stays in it: correct, no fresh start.
+//
 // # Pieces
 //
 //   - Envelope (envelope.go): a versioned, fixed-layout binary format
@@ -42,10 +56,14 @@
 //     cheaper, not transferable). Optional AES-256-GCM confidentiality.
 //   - Sender and Receiver (sender.go, receiver.go, counter.go): one counter
 //     per stream. Unicast streams (a directed pair of incarnations) accept
-//     only the next counter (SeqCounter); broadcast streams (a sender's
-//     values on a channel) accept strictly higher counters and report the
-//     gap as omissions (MonoCounter). Rejections wrap sentinel errors;
-//     ReasonOf maps them to a Reason for metrics.
+//     only the next counter (SeqCounter), or, chosen per Receiver, the
+//     next counter of the current lane or the first of a higher one
+//     (ReceiverConfig.LanedUnicast, LaneCounter: the replicated log) or
+//     any higher counter (ReceiverConfig.LossyUnicast, MonoCounter:
+//     agents' pairwise values); broadcast streams (a sender's values on a
+//     channel) accept strictly higher counters and report the gap as
+//     omissions (MonoCounter). Rejections wrap sentinel errors; ReasonOf
+//     maps them to a Reason for metrics.
 //   - Evidence (evidence.go): two authentic envelopes for one slot with
 //     different content; in Ed25519 mode a self-contained proof any third
 //     party verifies offline (VerifyEvidence), to be fed to the fleet

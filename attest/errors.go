@@ -24,7 +24,11 @@ var (
 	ErrUnknownSender = errors.New("attest: sender not admitted")
 	// ErrStale: the envelope or attestation belongs to an epoch older than the
 	// one currently admitted for that member. After a restart a member comes
-	// back under a new epoch, so everything it signed before is stale.
+	// back under a new epoch, so everything it signed before is stale. On a
+	// laned unicast stream (ReceiverConfig.LanedUnicast) it also marks an
+	// envelope of a lane older than the stream's current one (abandoned
+	// when the sender started a new lane), and Sender.StartLane refuses
+	// with it to go back to a lane at or below the current one.
 	ErrStale = errors.New("attest: stale epoch")
 	// ErrMisrouted: the envelope is addressed to another member, or to a
 	// channel this receiver has not subscribed to.
@@ -41,7 +45,8 @@ var (
 	// ErrOutOfOrder: on a sequential (unicast) stream the counter is ahead of
 	// the expected one: an earlier envelope was lost or reordered and must be
 	// delivered (retransmitted) first. Recipe's receivers accept only cnt ==
-	// expected.
+	// expected. On a laned stream: ahead within the current lane, or beyond
+	// sequence 1 of a higher lane.
 	ErrOutOfOrder = errors.New("attest: counter ahead of expected")
 	// ErrEquivocation: two authentic envelopes share (sender, epoch, stream,
 	// counter) but differ in content. Returned as *EquivocationError, which
@@ -51,7 +56,8 @@ var (
 	// that is not a whole number of float64s.
 	ErrInvalidValue = errors.New("attest: invalid value")
 	// ErrCounterExhausted: a sender used every counter of its epoch; it must
-	// restart under a new epoch.
+	// restart under a new epoch. On a laned stream: every sequence number
+	// of the current lane (Sender.StartLane opens the next).
 	ErrCounterExhausted = errors.New("attest: counter exhausted")
 	// ErrStreamInUse: a second Sender was requested for a stream that already
 	// has one in this epoch; two senders would reuse counters and so

@@ -9,7 +9,11 @@ package attest_test
 // forgeries (bit flips, envelopes signed with certified but non-admitted
 // keys claiming an honest sender's identity, and replays of earlier epochs).
 // The model proves the lemmas symbolically; these tests check that this
-// implementation keeps them, over random schedules.
+// implementation keeps them, over random schedules. Each lemma runs on
+// plain unicast streams, on broadcast streams, and on laned unicast
+// streams (ReceiverConfig.LanedUnicast), where senders also start new
+// lanes (Recipe's view change) at random; there the no-loss lemma holds
+// within a lane (lemmaNoLossInLane).
 
 import (
 	"bytes"
@@ -31,6 +35,7 @@ const (
 	lemmaNoReorder
 	lemmaNoDuplicate
 	lemmaOmissions
+	lemmaNoLossInLane
 )
 
 // sentMsg is what an honest sender sealed for a slot.
@@ -52,6 +57,7 @@ type world struct {
 	t         *rapid.T
 	lemma     lemma
 	broadcast bool
+	laned     bool // unicast streams with lanes
 	fleet     *attesttest.Fleet
 	nodes     []*node
 	senders   map[senderKey]*attest.Sender
@@ -64,14 +70,15 @@ type world struct {
 }
 
 type lemmaStats struct {
-	accepted int
-	rejected map[attest.Reason]int
+	accepted     int
+	laneSwitches int // accepted seq 1 of a higher lane after an accepted counter
+	rejected     map[attest.Reason]int
 }
 
-func newWorld(t *rapid.T, l lemma, broadcast bool, stats *lemmaStats) *world {
+func newWorld(t *rapid.T, l lemma, broadcast, laned bool, stats *lemmaStats) *world {
 	n := rapid.IntRange(2, 4).Draw(t, "members")
 	w := &world{
-		t: t, lemma: l, broadcast: broadcast,
+		t: t, lemma: l, broadcast: broadcast, laned: laned,
 		fleet:    attesttest.NewFleet(rapid.Uint64().Draw(t, "seed")),
 		senders:  map[senderKey]*attest.Sender{},
 		sent:     map[attest.Slot]sentMsg{},
@@ -94,7 +101,7 @@ func newWorld(t *rapid.T, l lemma, broadcast bool, stats *lemmaStats) *world {
 
 // wire gives nd a fresh receiver that knows every current member.
 func (w *world) wire(nd *node) {
-	nd.r = attest.NewReceiver(nd.id(), attest.ReceiverConfig{})
+	nd.r = attest.NewReceiver(nd.id(), attest.ReceiverConfig{LanedUnicast: w.laned})
 	if err := nd.r.Subscribe(valueChannel, nil); err != nil {
 		w.t.Fatal(err)
 	}
@@ -152,7 +159,7 @@ func (w *world) index(label string, n int) int {
 }
 
 func (w *world) actions() map[string]func(*rapid.T) {
-	return map[string]func(*rapid.T){
+	acts := map[string]func(*rapid.T){
 		"send": func(t *rapid.T) {
 			from, to := w.pick("from"), w.pick("to")
 			if from == to {
@@ -257,6 +264,21 @@ func (w *world) actions() map[string]func(*rapid.T) {
 			}
 		},
 	}
+	if w.laned {
+		// A new view: the sender abandons its lane for a higher one.
+		acts["new-lane"] = func(t *rapid.T) {
+			from, to := w.pick("from"), w.pick("to")
+			if from == to {
+				t.Skip("self")
+			}
+			s := w.sender(from, to)
+			lane := s.Lane() + rapid.Uint64Range(1, 3).Draw(t, "lanes")
+			if err := s.StartLane(lane); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return acts
 }
 
 func (w *world) deliver(env []byte, to *node) {
@@ -271,6 +293,9 @@ func (w *world) deliver(env []byte, to *node) {
 	w.stats.accepted++
 	key := streamKey{to.m.ID, to.m.Epoch, msg.Sender, msg.Epoch, msg.Stream}
 	last := w.seen[key]
+	if last != 0 && attest.LaneOf(msg.Counter) > attest.LaneOf(last) {
+		w.stats.laneSwitches++
+	}
 	w.seen[key] = msg.Counter
 	switch w.lemma {
 	case lemmaAuthentic:
@@ -295,6 +320,10 @@ func (w *world) deliver(env []byte, to *node) {
 			w.t.Fatalf("accepted %v twice", id)
 		}
 		w.accepted[id] = true
+	case lemmaNoLossInLane:
+		if msg.Counter != last+1 && (attest.SeqOf(msg.Counter) != 1 || attest.LaneOf(msg.Counter) <= attest.LaneOf(last)) {
+			w.t.Fatalf("accepted counter %x after %x: something before it in its lane was lost", msg.Counter, last)
+		}
 	case lemmaOmissions:
 		if msg.Omitted != msg.Counter-last-1 {
 			w.t.Fatalf("counter %d after %d reported %d omissions", msg.Counter, last, msg.Omitted)
@@ -303,17 +332,28 @@ func (w *world) deliver(env []byte, to *node) {
 }
 
 func checkLemma(t *testing.T, l lemma) {
-	for _, bc := range []bool{false, true} {
-		t.Run(map[bool]string{false: "unicast", true: "broadcast"}[bc], func(t *testing.T) {
+	for _, v := range []struct {
+		name             string
+		broadcast, laned bool
+	}{{"unicast", false, false}, {"broadcast", true, false}, {"laned", false, true}} {
+		bc := v.broadcast
+		t.Run(v.name, func(t *testing.T) {
 			if l == lemmaNoLoss && bc {
 				t.Skip("broadcast streams accept gaps by design (counted as omissions)")
+			}
+			if l == lemmaNoLoss && v.laned {
+				t.Skip("laned streams abandon the tail of a lane by design (lemmaNoLossInLane)")
 			}
 			if l == lemmaOmissions && !bc {
 				t.Skip("unicast streams accept no gaps")
 			}
+			if l == lemmaNoLossInLane && !v.laned {
+				t.Skip("only laned streams have lanes")
+			}
 			stats := &lemmaStats{rejected: map[attest.Reason]int{}}
 			weak := func() bool {
-				return stats.accepted == 0 || stats.rejected[attest.ReasonForged] == 0 || stats.rejected[attest.ReasonReplay] == 0
+				return stats.accepted == 0 || stats.rejected[attest.ReasonForged] == 0 || stats.rejected[attest.ReasonReplay] == 0 ||
+					(v.laned && (stats.laneSwitches == 0 || stats.rejected[attest.ReasonStale] == 0))
 			}
 			// Guard against a vacuous pass: the schedules must have
 			// accepted envelopes and exercised the attacks. A batch of
@@ -322,12 +362,12 @@ func checkLemma(t *testing.T, l lemma) {
 			// that leaves a working generator no realistic way to fail.
 			for batch := 0; batch < 10 && (batch == 0 || weak()); batch++ {
 				rapid.Check(t, func(rt *rapid.T) {
-					w := newWorld(rt, l, bc, stats)
+					w := newWorld(rt, l, bc, v.laned, stats)
 					rt.Repeat(w.actions())
 				})
 			}
 			if weak() {
-				t.Fatalf("schedules too weak: accepted %d, rejected %v", stats.accepted, stats.rejected)
+				t.Fatalf("schedules too weak: accepted %d, %d lane switches, rejected %v", stats.accepted, stats.laneSwitches, stats.rejected)
 			}
 		})
 	}
@@ -354,3 +394,10 @@ func TestLemmaNoDuplicates(t *testing.T) { checkLemma(t, lemmaNoDuplicate) }
 // no-loss lemma for broadcast neighbour values (not in the model): a gap is
 // never silent, it is reported exactly as omissions.
 func TestBroadcastOmissionAccounting(t *testing.T) { checkLemma(t, lemmaOmissions) }
+
+// TestLemmaNoLossWithinLane is the no-loss lemma on laned unicast streams
+// (Recipe's view change, arXiv 2502.09251): when a receiver accepts
+// sequence s > 1 of lane L, it has accepted sequence s-1 of L just before;
+// sequence 1 of a lane is accepted only after counters of lower lanes. So
+// what a new lane abandons is only the unreceived tail of older lanes.
+func TestLemmaNoLossWithinLane(t *testing.T) { checkLemma(t, lemmaNoLossInLane) }

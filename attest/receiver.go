@@ -32,18 +32,29 @@ type ReceiverConfig struct {
 	// unicast streams; replays, reordering and equivocation are still
 	// refused.
 	LossyUnicast bool
+	// LanedUnicast makes unicast streams laned (LaneCounter): sequential
+	// within a lane, as Recipe's rule, but seq 1 of a higher lane is
+	// accepted at once and abandons the rest of the lower one, whose
+	// envelopes are then ErrStale. It is for senders that start a lane per
+	// view (Sender.StartLane; recipe.Layer starts one per raft term), so
+	// that a new view's channel starts fresh instead of waiting behind
+	// the old view's backlog. Streams whose senders never start a lane
+	// behave exactly as without it (all in lane 0). LossyUnicast takes
+	// precedence: it already accepts any higher counter.
+	LanedUnicast bool
 }
 
 // Receiver authenticates and orders incoming envelopes for one member
 // (Recipe's receive side). It holds one receive counter per directed pair
-// (unicast, sequential) and per sender and subscribed channel (broadcast,
-// strictly increasing), and the member records of the senders it accepts
-// from. A Receiver is safe for concurrent use; Ed25519 verification runs
-// outside its locks.
+// (unicast: sequential, laned or lossy, per ReceiverConfig) and per sender
+// and subscribed channel (broadcast, strictly increasing), and the member
+// records of the senders it accepts from. A Receiver is safe for
+// concurrent use; Ed25519 verification runs outside its locks.
 type Receiver struct {
 	self   *Identity
 	window int
 	lossy  bool // ReceiverConfig.LossyUnicast
+	laned  bool // ReceiverConfig.LanedUnicast
 
 	mu       sync.RWMutex
 	peers    map[MemberID]*peer
@@ -68,7 +79,8 @@ type peer struct {
 // stream (which would also keep evidence well-formed).
 type stream struct {
 	seq     SeqCounter  // unicast
-	mono    MonoCounter // broadcast
+	lane    LaneCounter // unicast, ReceiverConfig.LanedUnicast
+	mono    MonoCounter // broadcast, ReceiverConfig.LossyUnicast
 	started bool
 	suite   Suite
 	enc     bool
@@ -87,7 +99,9 @@ type Message struct {
 	// since the previously accepted envelope of this sender and channel
 	// (lost, reordered or superseded values: omission faults). Always 0 on
 	// unicast streams, which accept no gaps, unless
-	// ReceiverConfig.LossyUnicast.
+	// ReceiverConfig.LossyUnicast. (A laned stream's switch to a higher
+	// lane is not counted: the receiver cannot know how long the
+	// abandoned lane was.)
 	Omitted uint64
 }
 
@@ -110,6 +124,7 @@ func NewReceiver(self *Identity, cfg ReceiverConfig) *Receiver {
 		self:     self,
 		window:   w,
 		lossy:    cfg.LossyUnicast,
+		laned:    cfg.LanedUnicast && !cfg.LossyUnicast,
 		peers:    make(map[MemberID]*peer),
 		channels: make(map[uint64]cipher.AEAD),
 	}
@@ -378,9 +393,12 @@ func (r *Receiver) accept(pd *pending) (Message, error) {
 	var omitted uint64
 	var err error
 	mono := e.Stream.Broadcast || r.lossy
-	if mono {
+	switch {
+	case mono:
 		omitted, err = st.mono.Check(e.Counter)
-	} else {
+	case r.laned:
+		err = st.lane.Check(e.Counter)
+	default:
 		err = st.seq.Check(e.Counter)
 	}
 	if err != nil {
@@ -406,9 +424,12 @@ func (r *Receiver) accept(pd *pending) (Message, error) {
 	}
 
 	// Checked above under the same lock: these cannot fail.
-	if mono {
+	switch {
+	case mono:
 		_, _ = st.mono.Accept(e.Counter)
-	} else {
+	case r.laned:
+		_ = st.lane.Accept(e.Counter)
+	default:
 		_ = st.seq.Accept(e.Counter)
 	}
 	if !st.started {

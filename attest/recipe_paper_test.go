@@ -8,8 +8,9 @@ package attest_test
 // M. Kapritsos, P. Bhatotia, "Recipe: Hardware-Accelerated Replication
 // Protocols", arXiv 2502.09251 (Middleware '25). The paper's protocol has
 // five components: transferable authentication, initialisation, normal
-// operation, view change and recovery. View change belongs to the
-// replicated protocol itself (recipe/, raft), not to this layer.
+// operation, view change and recovery. The election itself belongs to the
+// replicated protocol (recipe/, raft); this layer provides the fresh
+// channels a new view starts with (lanes).
 
 import (
 	"bytes"
@@ -218,5 +219,45 @@ func TestRecipeConfidentiality(t *testing.T) {
 	msg, err := ns[1].r.Open(env)
 	if err != nil || !bytes.Equal(msg.Payload, secret) {
 		t.Fatalf("%q %v", msg.Payload, err)
+	}
+}
+
+// TestRecipeViewChangeFreshChannels: channels of a new view start fresh,
+// so that a channel stuck in the old view blocks nothing. A sender starts
+// a lane per view (Sender.StartLane); a laned receiver accepts the new
+// view's first message at once although the old view's channel waits for
+// a lost message, and from then on refuses the old view's messages, so
+// they can never be interleaved with the new view's.
+// Reference: Recipe, view change (arXiv 2502.09251).
+func TestRecipeViewChangeFreshChannels(t *testing.T) {
+	_, ns := newNodes(t, 108, 2)
+	r := attest.NewReceiver(ns[1].id(), attest.ReceiverConfig{LanedUnicast: true})
+	if err := r.AddMember(ns[0].m); err != nil {
+		t.Fatal(err)
+	}
+	s := unicast(t, ns[0], ns[1], attest.SuiteHMACSHA256, false)
+	const view = 7
+	if err := s.StartLane(view); err != nil {
+		t.Fatal(err)
+	}
+	lost := mustSeal(t, s, 0, []byte("append, view 7"))
+	var stuck [][]byte
+	for range 5 {
+		stuck = append(stuck, mustSeal(t, s, 0, []byte("heartbeat, view 7")))
+	}
+	for _, e := range stuck {
+		_, err := r.Open(e)
+		wantReason(t, err, attest.ReasonOutOfOrder) // behind the lost one
+	}
+	if err := s.StartLane(view + 1); err != nil {
+		t.Fatal(err)
+	}
+	vote := mustSeal(t, s, 0, []byte("vote, view 8"))
+	if msg, err := r.Open(vote); err != nil || attest.LaneOf(msg.Counter) != view+1 {
+		t.Fatalf("the new view's first message waits behind the old view: %+v %v", msg, err)
+	}
+	for _, e := range append(stuck, lost) {
+		_, err := r.Open(e)
+		wantReason(t, err, attest.ReasonStale)
 	}
 }

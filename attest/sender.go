@@ -22,7 +22,8 @@ type Sender struct {
 	aead   cipher.AEAD // encrypted streams
 
 	mu      sync.Mutex
-	counter uint64 // last used
+	counter uint64 // last used (after StartLane: seq 0 of the new lane)
+	laned   bool   // StartLane was called: seq must stay within its lane
 }
 
 // NewUnicastSender returns the sender for the directed pair from id to peer
@@ -81,11 +82,53 @@ func NewBroadcastSender(id *Identity, channel uint64, groupKey []byte) (*Sender,
 // Stream returns the stream this sender seals on.
 func (s *Sender) Stream() Stream { return s.stream }
 
-// Counter returns the last counter used (0 before the first Seal).
+// Counter returns the last counter used (0 before the first Seal). After
+// StartLane(lane) and before the next Seal it is LanedCounter(lane, 0):
+// every counter up to it is spent.
 func (s *Sender) Counter() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.counter
+}
+
+// Lane returns the stream's current lane (0 until StartLane).
+func (s *Sender) Lane() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return LaneOf(s.counter)
+}
+
+// StartLane opens lane on a unicast stream: the next envelope is sealed
+// under LanedCounter(lane, 1), and a laned receiver
+// (ReceiverConfig.LanedUnicast) that accepts it abandons whatever of the
+// lower lanes it has not received yet. lane must be above the current
+// lane: going back, or starting the current lane again, would reuse or
+// reorder counters and is refused with ErrStale. A lane above MaxLane
+// saturates to MaxLane; once the stream is in MaxLane, StartLane(MaxLane
+// or above) returns nil and the stream simply continues in it (correct,
+// but no fresh start). Broadcast streams have no lanes (ErrMalformed).
+//
+// From the first StartLane on, Seal keeps sequence numbers within their
+// lane: a lane's last one is MaxLaneSeq, after which Seal returns
+// ErrCounterExhausted until the next StartLane.
+func (s *Sender) StartLane(lane uint64) error {
+	if s.stream.Broadcast {
+		return fmt.Errorf("%w: %v is a broadcast stream, lanes are for unicast streams", ErrMalformed, s.stream)
+	}
+	lane = min(lane, MaxLane)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := LaneOf(s.counter)
+	switch {
+	case lane == MaxLane && cur == MaxLane:
+		s.laned = true
+		return nil // saturated: continue in MaxLane
+	case lane <= cur:
+		return fmt.Errorf("%w: lane %d of %v, the stream is at lane %d", ErrStale, lane, s.stream, cur)
+	}
+	s.counter = LanedCounter(lane, 0)
+	s.laned = true
+	return nil
 }
 
 // Seal appends an envelope carrying payload (at most MaxPayloadSize bytes)
@@ -102,8 +145,8 @@ func (s *Sender) Seal(dst []byte, kind uint8, payload []byte) ([]byte, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.counter == math.MaxUint64 {
-		return dst, fmt.Errorf("%w: %v", ErrCounterExhausted, s.stream)
+	if s.counter == math.MaxUint64 || (s.laned && SeqOf(s.counter) == MaxLaneSeq) {
+		return dst, fmt.Errorf("%w: %v at counter %d", ErrCounterExhausted, s.stream, s.counter)
 	}
 	s.counter++
 	start := len(dst)
