@@ -12,8 +12,9 @@
 // with I/O at the edge:
 //
 //   - Layer (layer.go) is the Recipe core: seal and open envelopes, one
-//     counter per directed pair, retransmit buffers, acknowledgements,
-//     chunking, epoch handling. No I/O, no clock: time advances by Tick.
+//     counter per directed pair (laned by raft term), retransmit buffers,
+//     acknowledgements, chunking, epoch handling. No I/O, no clock: time
+//     advances by Tick.
 //   - Node (node.go) is one replica: raft.RawNode + raft.MemoryStorage +
 //     the configuration Store + a Codec (the Layer, or Plain for vanilla
 //     raft). Also pure.
@@ -79,9 +80,11 @@
 //
 // 3. Normal operation. Layer.Send seals each message on the pair's stream
 // and keeps it until acknowledged; Layer.Receive accepts only the next
-// counter (attest.SeqCounter, the Tamarin model's rule), stashes authentic
-// envelopes that arrive early (bounded by Window) and then hands the
-// messages to raft.RawNode.Step in stream order. etcd raft does not
+// counter of the stream's current lane (attest.LaneCounter: within a lane
+// the Tamarin model's rule, as attest.SeqCounter; lanes are the view
+// change, below), stashes authentic envelopes that arrive early (bounded
+// by Window) and then hands the messages to raft.RawNode.Step in stream
+// order. etcd raft does not
 // retransmit and tolerates loss, but a sequential receiver would wait
 // forever behind a lost counter, so the layer retransmits (Layer.Tick,
 // go-back-N over the oldest Window envelopes, the exact bytes first sent)
@@ -96,16 +99,62 @@
 //
 // 4. View change. Leader election is raft's own (PreVote, CheckQuorum),
 // and its messages go through the same channels. Recipe starts channels
-// afresh for a new view so that a stuck channel of the old view blocks
-// nothing. Here the channel is attest's unicast stream of a pair of
-// incarnations (attest has no per-term sub-stream; see below), and the
-// same guarantee comes from three rules: a channel never stays stuck while
-// both ends live, because its sender retransmits until acknowledged; a
-// channel whose end crashed is replaced wholesale when the new incarnation
-// is admitted (Layer.SetMember discards its buffer, keys and counters);
-// and a full channel refuses new messages before sealing, so it never
-// holds a gap. The simulation checks that elections complete under loss,
-// reordering, partitions and restarts.
+// afresh for a new view so that a channel stuck in the old view blocks
+// nothing; here a view is a raft term and a channel is a lane of the
+// pair's stream:
+//
+//   - A unicast counter is lane<<attest.LaneShift | seq (LaneShift = 40:
+//     lanes 0 to 2^24-1, seq 1 to 2^40-1 within a lane). The envelope
+//     format is unchanged, and the numeric order of counters is the stream
+//     order (an older lane is below a newer one), so cumulative
+//     acknowledgements, slots and equivocation evidence work across lanes
+//     as before.
+//   - Send side: Node.Advance calls Layer.SetTerm with each Ready's
+//     HardState term, before sealing that Ready's messages. When the term
+//     t rises, Layer.startLane starts lane 2t (termLane) on every peer's
+//     stream (attest.Sender.StartLane: the next counter is seq 1 of that
+//     lane) and discards the unacknowledged envelopes of older lanes:
+//     they are no longer retransmitted, so the new term's messages
+//     neither queue behind them nor meet a full buffer (ErrBackpressure).
+//     For raft they are lost messages of a term this replica has left.
+//     With PreVote a pre-candidate's term does not rise until it wins, so
+//     Layer.send also lets a pre-vote, or its grant, for term t (which
+//     carries t while the sender is still below it) start lane 2t-1 on
+//     its stream: an election's first round is not stuck behind the
+//     backlog either, and term t itself, if the election succeeds, starts
+//     fresh again in lane 2t. A peer admitted later starts in the current
+//     term's lane (Layer.SetMember).
+//   - Receive side: the layer's attest.Receiver is laned
+//     (attest.ReceiverConfig.LanedUnicast, attest.LaneCounter): it takes
+//     the next seq of the current lane, or seq 1 of any higher lane at
+//     once, which abandons the rest of the lower lane (its late or
+//     retransmitted envelopes are then attest.ErrStale); seq > 1 of a
+//     higher lane is out of order and is stashed until seq 1 arrives.
+//     When a peer's stream switches lanes, Layer.deliver discards a
+//     message half reassembled from the old lane's chunks, and Receive
+//     drops the old lane's stashed envelopes (Layer.stashable keeps at
+//     most Window envelopes of the current lane and Window of one higher
+//     lane).
+//   - What is given up is exactly the unreceived tail of an old term's
+//     lane, which raft tolerates as loss; within a lane nothing is lost,
+//     reordered or duplicated (attest's TestLemmaNoLossWithinLane), and
+//     across lanes nothing is reordered or duplicated.
+//   - Terms from 2^23 on share the last lane (2^24-1): the stream
+//     continues there, correct but without a fresh start. LayerConfig.NoLanes keeps every
+//     stream in lane 0 (the behaviour before lanes, for comparisons and
+//     for peers that predate lanes, whose receivers would wait forever at
+//     seq 1 of a new lane).
+//
+// Besides, a channel never stays stuck while both ends live, because its
+// sender retransmits until acknowledged; a channel whose end crashed is
+// replaced wholesale when the new incarnation is admitted (Layer.SetMember
+// discards its buffer, keys and counters); and a full channel refuses new
+// messages before sealing, so it never holds a gap. Lanes add that a new
+// term does not wait for any of this. TestLayerNewTermStartsFresh shows a
+// new term's vote delivered at once past a stuck, full channel (and, with
+// NoLanes, only after the old term's backlog); TestSimLanesFollowTerms
+// checks the wiring in the simulation; and the simulation checks that
+// elections complete under loss, reordering, partitions and restarts.
 //
 // 5. Recovery (Node.Join, Node.onJoin, Node.applyConfChange). A replica
 // never reuses keys, counters or raft state after a restart: it generates
@@ -131,6 +180,8 @@
 //   - TestSimNegativeControl: the same adversary, attack by attack, against
 //     vanilla etcd raft (Plain codec) and Recipe: tampering, forging and
 //     replays break vanilla raft; nothing breaks Recipe.
+//   - TestLayerNewTermStartsFresh, TestLayerLaneEdges,
+//     TestSimLanesFollowTerms: the view change (lanes), above.
 //   - TestStoreTypedEntries: typed entries, activation rounds, ReadIndex
 //     reads from a follower, the watch stream.
 //   - TestClientSession, TestClientPort: the client port's authentication,
@@ -144,10 +195,4 @@
 //     TestReplicaEndToEnd does the same with the built wmsr-agent binary
 //     and real keygen identities, plus a man in the middle whose tampered
 //     and replayed client requests are refused.
-//
-// # What attest should grow
-//
-// A lane (sub-stream id, e.g. the raft term) in attest.Stream for unicast
-// streams, so that counters could restart per view exactly as in Recipe's
-// view change instead of per incarnation pair.
 package recipe

@@ -93,6 +93,12 @@ type LayerConfig struct {
 	// dropped before sealing: no counter is consumed, so the stream has no
 	// gap, and raft retries as it does for any loss.
 	MaxUnacked int
+	// NoLanes keeps every stream in lane 0: one sequence per pair of
+	// incarnations, the behaviour before lanes (SetTerm and message terms
+	// then start nothing). For comparisons, and for a cluster whose other
+	// replicas predate lanes: their receivers accept only the next counter
+	// and would wait forever at the first envelope of a new lane.
+	NoLanes bool
 	// Logger receives rejections at debug level (default: discard).
 	Logger *slog.Logger
 }
@@ -103,7 +109,12 @@ type Stats struct {
 	Stashed                                 uint64 // early envelopes kept until their turn
 	DroppedUnknown, DroppedBackpressure     uint64
 	Impersonations                          uint64
-	Rejected                                map[attest.Reason]uint64
+	// LanesStarted counts lanes started on our streams (one per peer and
+	// new term), Abandoned the unacknowledged envelopes they discarded
+	// from retransmit buffers, and LaneSwitches the times a peer's stream
+	// to us moved to a higher lane, abandoning the rest of the lower one.
+	LanesStarted, Abandoned, LaneSwitches uint64
+	Rejected                              map[attest.Reason]uint64
 }
 
 // Layer is the pure, deterministic Recipe step for one replica incarnation
@@ -115,6 +126,11 @@ type Stats struct {
 // etcd raft never retransmits a message itself and a sequential receiver
 // would otherwise wait forever behind a lost counter.
 //
+// Each stream is laned by raft term (Recipe's view change, SetTerm): a new
+// term starts a fresh lane of the stream, discarding what the old term
+// left unacknowledged, and the peer's receiver takes the new lane's first
+// envelope at once, abandoning the old lane's tail (attest.LaneCounter).
+//
 // A Layer does no I/O and reads no clock: time advances by Tick, and
 // frames to send are collected with Frames. It is not safe for concurrent
 // use; the caller serialises calls (like raft.RawNode).
@@ -125,6 +141,7 @@ type Layer struct {
 	acks  *attest.Sender // broadcast acknowledgement vectors
 	peers map[attest.MemberID]*peerState
 	now   uint64
+	term  uint64 // highest raft term given to SetTerm: our streams' lane
 	out   []Frame
 	stats Stats
 	log   *slog.Logger
@@ -179,7 +196,7 @@ func NewLayer(cfg LayerConfig) (*Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recipe: ack channel: %w", err)
 	}
-	recv := attest.NewReceiver(cfg.Identity, attest.ReceiverConfig{})
+	recv := attest.NewReceiver(cfg.Identity, attest.ReceiverConfig{LanedUnicast: true})
 	if err := recv.Subscribe(AckChannel, nil); err != nil {
 		return nil, fmt.Errorf("recipe: ack channel: %w", err)
 	}
@@ -217,8 +234,64 @@ func (l *Layer) SetMember(m attest.Member) error {
 	if err != nil {
 		return fmt.Errorf("recipe: stream to member %d epoch %d: %w", m.ID, m.Epoch, err)
 	}
-	l.peers[m.ID] = &peerState{m: m, raft: RaftID(m.ID, m.Epoch), send: send, lastXmit: l.now}
+	p := &peerState{m: m, raft: RaftID(m.ID, m.Epoch), send: send, lastXmit: l.now}
+	l.peers[m.ID] = p
+	l.startLane(p, termLane(l.term))
 	return nil
+}
+
+// SetTerm tells the layer raft's current term (Node calls it from each
+// Ready's HardState, before sending that Ready's messages). When the term
+// rises, every stream to a peer starts a fresh lane, the term's
+// (termLane; Recipe's view change: the channels of a new view start
+// fresh): the envelopes of older lanes still awaiting acknowledgement are
+// discarded, not retransmitted, and the next envelope is sequence 1 of the
+// new lane, which the peer accepts even if the old lane is stuck behind a
+// lost envelope or a full buffer. For raft the discarded envelopes are
+// lost messages, which it tolerates; they belong to a term this replica
+// has left. A term that does not rise changes nothing.
+func (l *Layer) SetTerm(term uint64) {
+	if term <= l.term {
+		return
+	}
+	l.term = term
+	for _, id := range l.sortedPeers() {
+		l.startLane(l.peers[id], termLane(term))
+	}
+}
+
+// termLane is the lane of raft term t: 2t. A pre-vote for term t, sent or
+// granted while the sender's own term is still below t, opens lane 2t-1
+// (Layer.send): so it starts fresh too, and when the election succeeds the
+// lane of term t is fresh again. Terms from attest.MaxLane/2 on share the
+// last lane (no fresh start, still correct).
+func termLane(t uint64) uint64 {
+	if t > attest.MaxLane/2 {
+		return attest.MaxLane
+	}
+	return 2 * t
+}
+
+// Term returns the highest term given to SetTerm.
+func (l *Layer) Term() uint64 { return l.term }
+
+// startLane moves p's stream to lane, if that is higher than its lane,
+// discarding the unacknowledged envelopes of its older lanes.
+func (l *Layer) startLane(p *peerState, lane uint64) {
+	lane = min(lane, attest.MaxLane)
+	if l.cfg.NoLanes || lane <= p.send.Lane() {
+		return
+	}
+	if err := p.send.StartLane(lane); err != nil {
+		// Cannot happen: lane is above the current one and the stream
+		// is unicast. Stay in the current lane, which is correct.
+		l.log.Warn("recipe: start lane", "member", p.m.ID, "lane", lane, "err", err)
+		return
+	}
+	l.stats.LanesStarted++
+	l.stats.Abandoned += uint64(len(p.unacked))
+	p.unacked = nil
+	p.lastXmit = l.now
 }
 
 // RemoveMember forgets a peer (removed or quarantined): its envelopes are
@@ -282,6 +355,19 @@ func (l *Layer) send(m *raftpb.Message) error {
 	if p == nil || p.raft != m.To {
 		l.stats.DroppedUnknown++
 		return fmt.Errorf("%w: raft id %x", ErrUnknownPeer, m.To)
+	}
+	// A message of a term above the layer's opens a lane first. Under
+	// Node, raft's messages carry the term SetTerm already gave, except
+	// pre-votes and their grants, which carry the term a pre-candidate
+	// would campaign at: they open the lane just below that term's
+	// (termLane), so that an election's first round is not stuck behind
+	// the old term's backlog either.
+	if m.Term > l.term {
+		lane := termLane(m.Term)
+		if (m.Type == raftpb.MsgPreVote || m.Type == raftpb.MsgPreVoteResp) && lane < attest.MaxLane {
+			lane--
+		}
+		l.startLane(p, lane)
 	}
 	if len(p.unacked) >= l.cfg.MaxUnacked {
 		l.stats.DroppedBackpressure++
@@ -458,7 +544,7 @@ func (l *Layer) onOpenError(raw []byte, err error) {
 	}
 	switch {
 	case errors.Is(err, attest.ErrOutOfOrder):
-		if env.Counter <= p.recvd+uint64(l.cfg.Window) {
+		if l.stashable(p, env.Counter) {
 			if p.early == nil {
 				p.early = make(map[uint64][]byte)
 			}
@@ -470,6 +556,32 @@ func (l *Layer) onOpenError(raw []byte, err error) {
 	case errors.Is(err, attest.ErrReplay):
 		p.ackOwed = true
 	}
+}
+
+// stashable reports whether an authentic envelope ahead of the expected
+// counter is kept for later: within the current lane, up to Window ahead;
+// in a higher lane whose sequence 1 has not arrived, its first Window
+// sequence numbers, for the highest such lane only (the sender has left
+// the lower ones, whose stashed envelopes are dropped). So a peer's stash
+// holds at most 2×Window envelopes.
+func (l *Layer) stashable(p *peerState, c uint64) bool {
+	w := uint64(l.cfg.Window)
+	lane, cur := attest.LaneOf(c), attest.LaneOf(p.recvd)
+	if lane == cur {
+		return c <= p.recvd+w
+	}
+	if attest.SeqOf(c) > w {
+		return false
+	}
+	for k := range p.early {
+		switch kl := attest.LaneOf(k); {
+		case kl > lane:
+			return false
+		case kl > cur && kl < lane:
+			delete(p.early, k)
+		}
+	}
+	return true
 }
 
 func (l *Layer) reject(err error) error {
@@ -484,6 +596,16 @@ func (l *Layer) reject(err error) error {
 // deliver processes one accepted envelope of p's stream.
 func (l *Layer) deliver(p *peerState, msg *attest.Message, out []raftpb.Message) ([]raftpb.Message, error) {
 	l.stats.Opened++
+	if attest.LaneOf(msg.Counter) > attest.LaneOf(p.recvd) {
+		// The peer started a new lane (a new term): the rest of the old
+		// lane is abandoned, so is a message half reassembled from it.
+		// Stashed envelopes of the old lane are dropped by Receive, being
+		// below the new counter.
+		if p.recvd != 0 {
+			l.stats.LaneSwitches++
+		}
+		p.partial = nil
+	}
 	p.recvd = msg.Counter
 	p.ackOwed = true
 	if len(msg.Payload) < payloadHeader {

@@ -422,6 +422,11 @@ func (n *Node) Advance() ([]Frame, []Result) {
 		}
 		if !raft.IsEmptyHardState(rd.HardState) {
 			_ = n.storage.SetHardState(rd.HardState)
+			// A new term starts fresh lanes before this Ready's
+			// messages are sealed (Recipe's view change).
+			if ts, ok := n.codec.(termSetter); ok {
+				ts.SetTerm(rd.HardState.Term)
+			}
 		}
 		n.sendMsgs(rd.Messages)
 		for _, e := range rd.CommittedEntries {
@@ -455,6 +460,10 @@ func (n *Node) Advance() ([]Frame, []Result) {
 	n.results = nil
 	return frames, res
 }
+
+// termSetter is implemented by codecs whose channels follow raft's term
+// (*Layer: one lane per term); Plain has none.
+type termSetter interface{ SetTerm(term uint64) }
 
 func (n *Node) sendMsgs(msgs []raftpb.Message) {
 	for _, m := range msgs {
