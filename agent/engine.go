@@ -201,6 +201,8 @@ type Engine struct {
 	evidenceSeen  map[string]bool
 	evidenceTotal uint64
 
+	sealed  [][]byte // Begin's scratch (HMAC suite): this round's envelopes
+	sealBuf []byte
 	decoded []float64   // DecodeRoundState buffer
 	column  []float64   // one coordinate of the used values
 	used    [][]float64 // the used neighbour states of a round
@@ -456,28 +458,25 @@ func (e *Engine) Begin(t uint64) ([]byte, error) {
 	case e.cfg.Unauthenticated:
 		env = payload
 	case e.hmac:
-		// The bundle is built in place (see AppendBundle for the layout):
-		// each envelope is sealed straight after its length prefix, so a
-		// round costs one allocation whatever the out-degree.
-		env = append(make([]byte, 0, bundleHeader+len(e.outs)*(2+attest.HeaderSize+len(payload)+64)), 'w', 'b', bundleVersion, 0)
-		count := 0
+		// One envelope per admitted out-neighbour, sealed back to back
+		// in one scratch buffer, then packed (AppendBundle).
+		sealed, buf := e.sealed[:0], e.sealBuf[:0]
 		for _, n := range e.cfg.OutNeighbours {
 			s := e.outs[n]
 			if s == nil {
 				continue
 			}
-			at := len(env)
-			env = append(env, 0, 0)
-			if env, err = s.Seal(env, KindRoundValue, payload); err != nil {
+			at := len(buf)
+			if buf, err = s.Seal(buf, KindRoundValue, payload); err != nil {
 				return nil, fmt.Errorf("agent: seal round %d for %d: %w", t, n, err)
 			}
-			binary.BigEndian.PutUint16(env[at:], uint16(len(env)-at-2))
-			count++
+			sealed = append(sealed, buf[at:len(buf):len(buf)])
 		}
-		if count == 0 {
-			env = nil // no out-neighbour is admitted yet: nothing to send
-		} else {
-			env[3] = byte(count)
+		e.sealed, e.sealBuf = sealed[:0], buf
+		if len(sealed) > 0 { // else no out-neighbour is admitted yet: nothing to send
+			if env, err = AppendBundle(nil, sealed); err != nil {
+				return nil, fmt.Errorf("agent: bundle for round %d: %w", t, err)
+			}
 		}
 	default:
 		if env, err = e.sender.Seal(nil, KindRoundValue, payload); err != nil {
@@ -539,20 +538,12 @@ func (e *Engine) deliver(d Delivery) Outcome {
 	} else {
 		raw := d.Envelope
 		if e.hmac {
-			raw = nil
-			err := DecodeBundle(d.Envelope, func(one []byte) bool {
-				if env, err := attest.Parse(one); err == nil && !env.Stream.Broadcast && attest.MemberID(env.Stream.Dest) == e.cfg.ID {
-					raw = one
-					return false
-				}
-				return true
-			})
-			if err != nil {
+			var err error
+			if raw, err = BundleEnvelope(nil, d.Envelope, e.cfg.ID); err != nil {
 				o.Reason, o.Err = attest.ReasonMalformed.String(), err
-				return o
-			}
-			if raw == nil {
-				o.Reason, o.Err = attest.ReasonMisrouted.String(), fmt.Errorf("agent: no envelope for %d in the bundle", e.cfg.ID)
+				if errors.Is(err, ErrNotForMe) {
+					o.Reason = attest.ReasonMisrouted.String()
+				}
 				return o
 			}
 		}

@@ -1,6 +1,8 @@
 package agent_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"testing"
@@ -70,20 +72,29 @@ func TestEngineHMACBundles(t *testing.T) {
 	if o.Accepted || o.Reason != attest.ReasonReplay.String() {
 		t.Fatalf("replayed bundle: %+v", o)
 	}
-	truncated := []byte{'w', 'b', 1, 2, 0, 1, 7}
+	truncated := envs[2][:len(envs[2])-1]
 	if o := es[1].Deliver(agent.Delivery{Envelope: truncated}); o.Accepted || o.Reason != attest.ReasonMalformed.String() {
 		t.Fatalf("a truncated bundle: %+v", o)
 	}
-	garbage := []byte{'w', 'b', 1, 1, 0, 1, 7}
-	if o := es[1].Deliver(agent.Delivery{Envelope: garbage}); o.Accepted || o.Reason != attest.ReasonMisrouted.String() {
-		t.Fatalf("a bundle holding garbage: %+v", o)
+	// A MAC flipped in the entry for 1 (entries close the bundle: count
+	// of them, 24 bytes then a 32-byte MAC each).
+	round(3, false)
+	tampered := bytes.Clone(envs[2])
+	const entry = 24 + 32
+	for at := len(tampered) - int(tampered[3])*entry; at < len(tampered); at += entry {
+		if binary.BigEndian.Uint64(tampered[at:]) == 1 {
+			tampered[at+24] ^= 1
+		}
+	}
+	if o := es[1].Deliver(agent.Delivery{Envelope: tampered}); o.Accepted || o.Reason != attest.ReasonForged.String() {
+		t.Fatalf("a tampered bundle: %+v", o)
 	}
 	// A bundle with no envelope for the receiver is misrouted: 3's
 	// envelope for 2, alone.
 	var for2 []byte
 	if err := agent.DecodeBundle(envs[3], func(one []byte) bool {
 		if env, err := attest.Parse(one); err == nil && env.Stream.Dest == 2 {
-			for2 = one
+			for2 = bytes.Clone(one)
 		}
 		return true
 	}); err != nil || for2 == nil {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -151,10 +152,26 @@ func DecodeRoundState(p []byte, buf []float64) (RoundState, error) {
 // member forge every other), and the fabric broadcasts the bundle; each
 // receiver opens the envelope addressed to it.
 //
-//	magic(2)="wb" version(1)=1 count(1) then count × (length(2, big-endian) envelope)
+// The envelopes of a bundle differ only in the receiver, its epoch, the
+// counter and the authenticator, so the bundle holds the rest once:
+//
+//	magic(2)="wb" version(1)=2 count(1)
+//	suite(1) kind(1) sender(8) epoch(8) length(2, big-endian) payload
+//	count × ( receiver(8) receiver-epoch(8) counter(8) authenticator )
+//
+// all big-endian. Every entry has the same size, so the authenticator's
+// length follows from the bundle's; each envelope is rebuilt exactly
+// (attest.Envelope.AppendBinary: attest's encoding is canonical), so what a
+// receiver authenticates, and any evidence it keeps, are the bytes the
+// sender sealed. For a scalar value and six out-neighbours that is 387
+// bytes where six whole envelopes took 604: on a drone's radio link the
+// bundle is the bulk of the traffic. Envelopes are unicast and not
+// encrypted.
 const (
 	bundleHeader  = 4
-	bundleVersion = 1
+	bundleCommon  = 1 + 1 + 8 + 8 + 2
+	bundleEntry   = 8 + 8 + 8 // before the authenticator
+	bundleVersion = 2
 	// MaxBundle bounds the envelopes of a bundle (the out-degree an HMAC
 	// agent may have).
 	MaxBundle = 255
@@ -163,58 +180,133 @@ const (
 // ErrBundle is wrapped by DecodeBundle's errors.
 var ErrBundle = errors.New("agent: malformed envelope bundle")
 
-// AppendBundle appends the bundle of envs to dst.
+// AppendBundle appends the bundle of envs, sealed envelopes of one value
+// for different receivers, to dst.
 func AppendBundle(dst []byte, envs [][]byte) ([]byte, error) {
-	if len(envs) > MaxBundle {
-		return dst, fmt.Errorf("%w: %d envelopes, at most %d", ErrBundle, len(envs), MaxBundle)
+	if len(envs) == 0 || len(envs) > MaxBundle {
+		return dst, fmt.Errorf("%w: %d envelopes, want 1..%d", ErrBundle, len(envs), MaxBundle)
 	}
-	for i, e := range envs {
-		if len(e) == 0 || len(e) > 0xffff {
-			return dst, fmt.Errorf("%w: envelope %d of %d bytes", ErrBundle, i, len(e))
+	var first attest.Envelope
+	for i, raw := range envs {
+		e, err := attest.Parse(raw)
+		if err != nil {
+			return dst, fmt.Errorf("%w: envelope %d: %w", ErrBundle, i, err)
 		}
-	}
-	dst = append(dst, 'w', 'b', bundleVersion, byte(len(envs)))
-	for _, e := range envs {
-		dst = binary.BigEndian.AppendUint16(dst, uint16(len(e)))
-		dst = append(dst, e...)
+		if e.Stream.Broadcast || e.Encrypted {
+			return dst, fmt.Errorf("%w: envelope %d is broadcast or encrypted", ErrBundle, i)
+		}
+		if i == 0 {
+			first = e
+			dst = append(dst, 'w', 'b', bundleVersion, byte(len(envs)), byte(e.Suite), e.Kind)
+			dst = binary.BigEndian.AppendUint64(dst, uint64(e.Sender))
+			dst = binary.BigEndian.AppendUint64(dst, uint64(e.Epoch))
+			dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.Payload)))
+			dst = append(dst, e.Payload...)
+		} else if e.Suite != first.Suite || e.Kind != first.Kind || e.Sender != first.Sender || e.Epoch != first.Epoch || !bytes.Equal(e.Payload, first.Payload) {
+			return dst, fmt.Errorf("%w: envelope %d is not the same value as envelope 0", ErrBundle, i)
+		}
+		dst = binary.BigEndian.AppendUint64(dst, e.Stream.Dest)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(e.Stream.DestEpoch))
+		dst = binary.BigEndian.AppendUint64(dst, e.Counter)
+		dst = append(dst, e.Auth...)
 	}
 	return dst, nil
 }
 
-// DecodeBundle calls fn with each envelope of b (aliasing b), in order,
-// until fn returns false. It checks the whole bundle's structure first, so
-// a malformed bundle yields an error and no call.
-func DecodeBundle(b []byte, fn func(env []byte) bool) error {
-	if len(b) < bundleHeader || b[0] != 'w' || b[1] != 'b' {
-		return fmt.Errorf("%w: no bundle header", ErrBundle)
+// bundle is a bundle's structure, checked.
+type bundle struct {
+	common  attest.Envelope // Stream, Counter and Auth unset
+	entries []byte
+	count   int
+	size    int // of one entry
+}
+
+func parseBundle(b []byte) (bundle, error) {
+	if len(b) < bundleHeader+bundleCommon || b[0] != 'w' || b[1] != 'b' {
+		return bundle{}, fmt.Errorf("%w: no bundle header", ErrBundle)
 	}
 	if b[2] != bundleVersion {
-		return fmt.Errorf("%w: version %d", ErrBundle, b[2])
+		return bundle{}, fmt.Errorf("%w: version %d", ErrBundle, b[2])
 	}
-	n, rest := int(b[3]), b[bundleHeader:]
-	if n == 0 {
-		return fmt.Errorf("%w: empty", ErrBundle)
+	bd := bundle{count: int(b[3])}
+	if bd.count == 0 {
+		return bundle{}, fmt.Errorf("%w: empty", ErrBundle)
 	}
-	for i := 0; i < n; i++ {
-		if len(rest) < 2 {
-			return fmt.Errorf("%w: envelope %d truncated", ErrBundle, i)
+	c := b[bundleHeader:]
+	bd.common = attest.Envelope{
+		Suite: attest.Suite(c[0]), Kind: c[1],
+		Sender: attest.MemberID(binary.BigEndian.Uint64(c[2:])), Epoch: attest.Epoch(binary.BigEndian.Uint64(c[10:])),
+	}
+	n := int(binary.BigEndian.Uint16(c[18:]))
+	if len(c) < bundleCommon+n {
+		return bundle{}, fmt.Errorf("%w: payload of %d bytes, %d left", ErrBundle, n, len(c)-bundleCommon)
+	}
+	bd.common.Payload = c[bundleCommon : bundleCommon+n]
+	bd.entries = c[bundleCommon+n:]
+	if len(bd.entries)%bd.count != 0 || len(bd.entries)/bd.count <= bundleEntry {
+		return bundle{}, fmt.Errorf("%w: %d bytes of entries for %d envelopes", ErrBundle, len(bd.entries), bd.count)
+	}
+	bd.size = len(bd.entries) / bd.count
+	return bd, nil
+}
+
+// envelope appends the i-th envelope to dst, and returns its receiver.
+func (bd *bundle) envelope(dst []byte, i int) ([]byte, attest.MemberID, error) {
+	e := bd.entries[i*bd.size : (i+1)*bd.size]
+	env := bd.common
+	env.Stream = attest.To(attest.MemberID(binary.BigEndian.Uint64(e)), attest.Epoch(binary.BigEndian.Uint64(e[8:])))
+	env.Counter = binary.BigEndian.Uint64(e[16:])
+	env.Auth = e[bundleEntry:]
+	out, err := env.AppendBinary(dst)
+	if err == nil && env.Stream.DestEpoch == 0 {
+		err = fmt.Errorf("receiver epoch 0")
+	}
+	if err != nil {
+		return dst, 0, fmt.Errorf("%w: envelope %d: %w", ErrBundle, i, err)
+	}
+	return out, attest.MemberID(env.Stream.Dest), nil
+}
+
+// DecodeBundle calls fn with each envelope of b, rebuilt, in order, until
+// fn returns false. It checks the whole bundle first, so a malformed
+// bundle yields an error and no call. The envelopes passed to fn share one
+// buffer: fn must copy what it keeps.
+func DecodeBundle(b []byte, fn func(env []byte) bool) error {
+	bd, err := parseBundle(b)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for i := range bd.count {
+		if buf, _, err = bd.envelope(buf[:0], i); err != nil {
+			return err
 		}
-		l := int(binary.BigEndian.Uint16(rest))
-		if l == 0 || len(rest) < 2+l {
-			return fmt.Errorf("%w: envelope %d of %d bytes, %d left", ErrBundle, i, l, len(rest)-2)
-		}
-		rest = rest[2+l:]
 	}
-	if len(rest) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrBundle, len(rest))
-	}
-	rest = b[bundleHeader:]
-	for range n {
-		l := int(binary.BigEndian.Uint16(rest))
-		if !fn(rest[2 : 2+l]) {
+	for i := range bd.count {
+		buf, _, _ = bd.envelope(buf[:0], i)
+		if !fn(buf) {
 			return nil
 		}
-		rest = rest[2+l:]
 	}
 	return nil
 }
+
+// BundleEnvelope appends to dst the envelope of bundle b addressed to id
+// (the first, if a bundle names id twice), rebuilt, or returns an error
+// wrapping ErrBundle if b is malformed and ErrNotForMe if none is for id.
+func BundleEnvelope(dst, b []byte, id attest.MemberID) ([]byte, error) {
+	bd, err := parseBundle(b)
+	if err != nil {
+		return dst, err
+	}
+	for i := range bd.count {
+		if attest.MemberID(binary.BigEndian.Uint64(bd.entries[i*bd.size:])) == id {
+			out, _, err := bd.envelope(dst, i)
+			return out, err
+		}
+	}
+	return dst, fmt.Errorf("%w: no envelope for %d in the bundle", ErrNotForMe, id)
+}
+
+// ErrNotForMe: a bundle holds no envelope for this agent.
+var ErrNotForMe = errors.New("agent: misrouted bundle")

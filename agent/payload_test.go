@@ -114,47 +114,98 @@ func FuzzDecodeRoundState(f *testing.F) {
 	})
 }
 
+// bundleEnvelopes seals one value from member 1 for members 2, 3 and 4
+// (HMAC pairwise envelopes, as an HMAC agent's Begin does).
+func bundleEnvelopes(t tb, payload []byte) [][]byte {
+	t.Helper()
+	tf := newTestFleet(t, 93, 1, 2, 3, 4)
+	var envs [][]byte
+	for _, id := range []attest.MemberID{2, 3, 4} {
+		rec := tf.record[id]
+		s, err := attest.NewUnicastSender(tf.backends[1].Identity(), &rec, attest.SuiteHMACSHA256, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := s.Seal(nil, agent.KindRoundValue, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	return envs
+}
+
+// A bundle holds one value's envelopes for several receivers, smaller
+// than the envelopes side by side, and gives back each exactly.
 func TestBundleRoundTrip(t *testing.T) {
-	envs := [][]byte{{1}, bytes.Repeat([]byte{2}, 300), {3, 3}}
+	p, _ := agent.AppendRoundState(nil, agent.RoundState{Round: 7, State: []float64{1.5}})
+	envs := bundleEnvelopes(t, p)
 	b, err := agent.AppendBundle(nil, envs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if whole := len(envs[0]) * 3; len(b) >= whole*3/4 {
+		t.Fatalf("bundle of %d bytes for %d bytes of envelopes", len(b), whole)
+	}
 	var got [][]byte
-	if err := agent.DecodeBundle(b, func(e []byte) bool { got = append(got, e); return true }); err != nil {
+	if err := agent.DecodeBundle(b, func(e []byte) bool { got = append(got, bytes.Clone(e)); return true }); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || !bytes.Equal(got[1], envs[1]) || !bytes.Equal(got[2], envs[2]) {
+	if len(got) != 3 || !bytes.Equal(got[0], envs[0]) || !bytes.Equal(got[2], envs[2]) {
 		t.Fatalf("decoded %x", got)
+	}
+	for i, id := range []attest.MemberID{2, 3, 4} {
+		if one, err := agent.BundleEnvelope(nil, b, id); err != nil || !bytes.Equal(one, envs[i]) {
+			t.Fatalf("envelope for %d: %x, %v", id, one, err)
+		}
+	}
+	if _, err := agent.BundleEnvelope(nil, b, 9); !errors.Is(err, agent.ErrNotForMe) {
+		t.Fatalf("envelope for a member not in the bundle: %v", err)
 	}
 	calls := 0
 	if err := agent.DecodeBundle(b, func([]byte) bool { calls++; return false }); err != nil || calls != 1 {
 		t.Fatalf("early stop: %d calls, %v", calls, err)
 	}
 	for name, bad := range map[string][]byte{
-		"empty":    {},
-		"magic":    {'x', 'b', 1, 1, 0, 1, 9},
-		"version":  {'w', 'b', 2, 1, 0, 1, 9},
-		"count 0":  {'w', 'b', 1, 0},
-		"short":    {'w', 'b', 1, 2, 0, 1, 9},
-		"trailing": {'w', 'b', 1, 1, 0, 1, 9, 9},
-		"zero len": {'w', 'b', 1, 1, 0, 0},
+		"empty":     {},
+		"magic":     append([]byte{'x'}, b[1:]...),
+		"version":   append([]byte{'w', 'b', 1}, b[3:]...),
+		"count 0":   append([]byte{'w', 'b', 2, 0}, b[4:]...),
+		"count":     append([]byte{'w', 'b', 2, 4}, b[4:]...),
+		"short":     b[:len(b)-1],
+		"trailing":  append(bytes.Clone(b), 0),
+		"suite":     append([]byte{'w', 'b', 2, 3, 9}, b[5:]...),
+		"no header": b[:10],
 	} {
 		calls := 0
 		if err := agent.DecodeBundle(bad, func([]byte) bool { calls++; return true }); !errors.Is(err, agent.ErrBundle) || calls != 0 {
 			t.Errorf("%s: %v after %d calls", name, err, calls)
 		}
 	}
-	if _, err := agent.AppendBundle(nil, [][]byte{{}}); !errors.Is(err, agent.ErrBundle) {
-		t.Fatalf("empty envelope: %v", err)
+	other, _ := agent.AppendRoundState(nil, agent.RoundState{Round: 7, State: []float64{2.5}})
+	mixed := append(bundleEnvelopes(t, other)[:1], envs[1])
+	if _, err := agent.AppendBundle(nil, mixed); !errors.Is(err, agent.ErrBundle) {
+		t.Fatalf("two values in one bundle: %v", err)
+	}
+	for _, bad := range [][][]byte{nil, {{}}, {envs[0][:20]}} {
+		if _, err := agent.AppendBundle(nil, bad); !errors.Is(err, agent.ErrBundle) {
+			t.Fatalf("AppendBundle(%x): %v", bad, err)
+		}
 	}
 }
 
 // FuzzDecodeBundle: never panics, calls back only for well-formed bundles,
 // and what it accepts re-encodes to the same bytes.
 func FuzzDecodeBundle(f *testing.F) {
-	f.Add([]byte{'w', 'b', 1, 2, 0, 1, 7, 0, 2, 8, 9})
-	f.Add([]byte{'w', 'b', 1, 1, 0, 3, 1, 2})
+	p, _ := agent.AppendRoundState(nil, agent.RoundState{Round: 7, State: []float64{1.5, -2}})
+	envs := bundleEnvelopes(f, p)
+	for n := 1; n <= len(envs); n++ {
+		b, err := agent.AppendBundle(nil, envs[:n])
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var envs [][]byte
 		err := agent.DecodeBundle(b, func(e []byte) bool { envs = append(envs, bytes.Clone(e)); return true })
