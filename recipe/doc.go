@@ -55,6 +55,23 @@
 // Reads and status stay unsigned: the configuration is what every agent
 // must learn, and the port authenticates but does not encrypt.
 //
+// # The configuration store, the watch and the agents
+//
+// Store (store.go) holds typed records: params (FleetParams: F, weights,
+// round period), topology (members and directed edges), quarantine/<id>
+// (evidence) and kv/ (opaque). Each typed write names the round it takes
+// effect at (Command.ActivateAt), strictly later than the key's current
+// one, so that agents switch together. Reads are linearizable (ReadIndex,
+// Node.Read). The watch stream (watch.go) is the client port's changes
+// op: the records committed at or after a revision, or a snapshot of every
+// record when the revision is 0 or older than the history the store keeps,
+// held at the replica until a change commits (a long poll:
+// Client.Changes). Agents follow it (agent/node's follower) and schedule
+// each change in their round engine at its round (agent.Engine.Schedule),
+// checking a quarantine's Ed25519 evidence themselves before applying it;
+// operators write with "wmsr-agent log" (ProposeAny, TopologyOf), which
+// first decides whether the topology left tolerates F.
+//
 // # The five components of Recipe, and where they are
 //
 // 1. Transferable authentication (Recipe §3). Every raft message is sealed
@@ -183,7 +200,13 @@
 //   - TestLayerNewTermStartsFresh, TestLayerLaneEdges,
 //     TestSimLanesFollowTerms: the view change (lanes), above.
 //   - TestStoreTypedEntries: typed entries, activation rounds, ReadIndex
-//     reads from a follower, the watch stream.
+//     reads from a follower, the watch stream. TestStoreChanges and
+//     TestWatchOverClientPort: the watch's answers (snapshot, history,
+//     lost history) and its long poll over TCP; FuzzDecodeChanges fuzzes
+//     its decoder (seed corpus in testdata/fuzz). agent/node's
+//     TestFleetFollowsLog: four agents on three replicas switch F and
+//     topology exactly at the logged rounds and apply only a quarantine
+//     whose proof verifies.
 //   - TestClientSession, TestClientPort: the client port's authentication,
 //     one refusal reason at a time, on a session and over TCP;
 //     FuzzParseClientRequest fuzzes its decoder (seed corpus in
