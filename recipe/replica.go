@@ -92,6 +92,10 @@ type ReplicaConfig struct {
 	GenesisTime time.Time
 	// Vanilla runs plain etcd raft on the wire (benchmark baseline).
 	Vanilla bool
+	// NoLanes keeps every channel in one lane across terms
+	// (LayerConfig.NoLanes): for a cluster that still has replicas from
+	// before lanes, whose receivers would wait forever at a new lane.
+	NoLanes bool
 	Tick    time.Duration
 	Logger  *slog.Logger
 	// Ready, if set, is called with the peer and client addresses (client
@@ -118,7 +122,7 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig) error {
 	if cfg.Vanilla {
 		codec = NewPlain(RaftID(cfg.ID, cfg.Epoch))
 	} else {
-		l, err := NewLayer(LayerConfig{Identity: id, Logger: cfg.Logger})
+		l, err := NewLayer(LayerConfig{Identity: id, Logger: cfg.Logger, NoLanes: cfg.NoLanes})
 		if err != nil {
 			return err
 		}

@@ -129,7 +129,7 @@ func Run(ctx context.Context, s *Settings, stdout, stderr io.Writer, ids *Identi
 	return recipe.RunReplica(ctx, recipe.ReplicaConfig{
 		ID: s.ID, Epoch: epoch, Listen: s.Listen, Addrs: s.Peers, ClientListen: s.ClientListen,
 		OperatorKeys: s.OperatorKeys, Backend: backend, Admitter: admitter,
-		Genesis: genesis, GenesisTime: genesisTime, Vanilla: s.Vanilla, Tick: s.Tick, Logger: log,
+		Genesis: genesis, GenesisTime: genesisTime, Vanilla: s.Vanilla, NoLanes: s.NoLanes, Tick: s.Tick, Logger: log,
 		Ready: func(peer, client string) {
 			if client == "" {
 				client = "none"

@@ -52,6 +52,7 @@ var configKeys = []Key{
 	{"client-keys", "", "file of operator Ed25519 public keys (hex, one per line) that may write any key through the client port"},
 	{"tick", "10ms", "raft tick (a leader is suspected after 10 ticks of silence)"},
 	{"vanilla", "false", "UNAUTHENTICATED: plain etcd raft between replicas (benchmark baseline only)"},
+	{"no-lanes", "false", "keep each channel in one lane across raft terms, as replicas before lanes did (for an upgrade with old replicas still running: a new term's messages may then wait behind an old term's backlog)"},
 	{"log.format", "text", "log format: text|json"},
 	{"log.level", "info", "log level: debug|info|warn|error"},
 	{"insecure-test-fleet", "false", "INSECURE: derive every replica's keys and the fleet CA from a public seed (tests only)"},
@@ -79,6 +80,7 @@ type Settings struct {
 
 	Tick      time.Duration
 	Vanilla   bool
+	NoLanes   bool
 	LogFormat string
 	LogLevel  string
 
@@ -105,7 +107,7 @@ func AddFlags(fs *pflag.FlagSet) {
 		switch k.Name {
 		case "peers":
 			fs.StringSlice(name, nil, k.Help)
-		case "vanilla", "insecure-test-fleet":
+		case "vanilla", "no-lanes", "insecure-test-fleet":
 			fs.Bool(name, false, k.Help)
 		default:
 			fs.String(name, k.Default, k.Help)
@@ -225,6 +227,9 @@ func Load(v *viper.Viper, fs *pflag.FlagSet, configFile string) (*Settings, erro
 	if s.Vanilla, err = cast.ToBoolE(v.Get("vanilla")); err != nil {
 		return nil, bad("vanilla", "%v", err)
 	}
+	if s.NoLanes, err = cast.ToBoolE(v.Get("no-lanes")); err != nil {
+		return nil, bad("no-lanes", "%v", err)
+	}
 	s.LogFormat = v.GetString("log.format")
 	if s.LogFormat != "text" && s.LogFormat != "json" {
 		return nil, bad("log.format", "%q is not text or json", s.LogFormat)
@@ -300,7 +305,7 @@ func PrintSettings(w io.Writer, s *Settings, v *viper.Viper, fs *pflag.FlagSet) 
 		"id": strconv.FormatUint(uint64(s.ID), 10), "peers": strings.Join(peers, ","), "listen": s.Listen,
 		"client-listen": s.ClientListen, "data-dir": s.DataDir, "identity.dir": s.IdentityDir,
 		"identity.state-dir": s.StateDir, "policy": s.Policy, "genesis": s.Genesis, "client-keys": s.ClientKeys,
-		"tick": s.Tick.String(), "vanilla": strconv.FormatBool(s.Vanilla), "log.format": s.LogFormat,
+		"tick": s.Tick.String(), "vanilla": strconv.FormatBool(s.Vanilla), "no-lanes": strconv.FormatBool(s.NoLanes), "log.format": s.LogFormat,
 		"log.level": s.LogLevel, "insecure-test-fleet": strconv.FormatBool(s.TestFleet),
 		"test-fleet-seed": strconv.FormatUint(s.TestSeed, 10),
 	}
