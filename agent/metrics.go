@@ -21,6 +21,11 @@ type Metrics struct {
 	Evidence      prometheus.Counter
 	PublishErrors prometheus.Counter
 	RoundLatency  prometheus.Histogram
+	// F and InNeighbours are the trimming parameter and the in-degree
+	// (live neighbours and omissions) of the latest round: what a change
+	// from the fleet log switched them to, and when.
+	F            prometheus.Gauge
+	InNeighbours prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them on reg (nothing is
@@ -53,6 +58,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		RoundLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "round_latency_seconds",
 			Help:    "Time from a round's deadline to the completion of its update.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
+		F: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "f",
+			Help: "Values trimmed on each side in the latest round (F of the scope in effect, on the live in-degree)."}),
+		InNeighbours: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_neighbours",
+			Help: "Live in-neighbours in the latest round (the configured set, as changed by the fleet log, less those declared dead)."}),
 	}
 	for _, r := range RejectReasons() {
 		m.Rejected.WithLabelValues(r)
@@ -62,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.Rounds, m.RoundsSkipped, m.Value, m.Disagreement, m.Accepted,
-		m.Rejected, m.Omissions, m.CounterGaps, m.Evidence, m.PublishErrors, m.RoundLatency} {
+		m.Rejected, m.Omissions, m.CounterGaps, m.Evidence, m.PublishErrors, m.RoundLatency, m.F, m.InNeighbours} {
 		errs = append(errs, reg.Register(c))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -89,4 +98,6 @@ func (m *Metrics) observeRound(r RoundReport) {
 	m.Disagreement.Set(r.Disagreement)
 	m.Omissions.Add(float64(r.Omissions))
 	m.RoundLatency.Observe(r.Latency.Seconds())
+	m.F.Set(float64(r.F))
+	m.InNeighbours.Set(float64(r.Used + r.Omissions))
 }

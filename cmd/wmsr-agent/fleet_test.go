@@ -173,6 +173,7 @@ type fleet struct {
 	seedGossip string // gossip address of agent 1, which the others join
 	agents     map[int]*agentProc
 	mon        *safetyMonitor
+	agentArgs  []string // appended to every agent's command line
 }
 
 // agentProc is one agent: its configuration and its current process.
@@ -396,6 +397,7 @@ func (f *fleet) startAgent(id int) {
 	args := []string{"run", "--id", strconv.Itoa(id), "--neighbours", strings.Join(ns, ","),
 		"--broker", a.brokerURL, "--initial", strconv.FormatFloat(a.initial, 'g', -1, 64),
 		"--metrics", a.metrics, "--period", faultPeriod.String(), "--log-level", "info"}
+	args = append(args, f.agentArgs...)
 	if id == 1 {
 		if f.seedGossip == "" {
 			f.seedGossip = mqtttest.FreeAddr(f.t)
