@@ -105,7 +105,10 @@
 // small insertion buffers, beyond with a radix selection; none of these is
 // a quickselect or a sort, so no choice of values by an adversary makes a
 // step slow. Round runs it over a CSR graph; see bench_test.go for its cost
-// against plain averaging (LinearRound).
+// against plain averaging (LinearRound). On amd64 with AVX2, Round at
+// Total(1) and Total(2) runs four nodes at a time in an assembly kernel
+// (threshold4.go) that returns the same results bit for bit or hands the
+// node back to the Go kernels; building with -tags purego leaves it out.
 //
 // The package is pure: no I/O, no clock, no package-level mutable state.
 // Rounds, where they matter (DelayBuffer, Window), are passed in.

@@ -43,7 +43,14 @@ func Round(g *graph.Digraph, x, next []float64, s Scope) {
 		// the rest of the round takes those.
 		thresholds := f == 1 || f == 2
 		var sc scratch2
-		for v := 0; v < n; v++ {
+		v := 0
+		// Where the CPU has it, the vector kernel (threshold4.go) takes the
+		// threshold kernels' nodes four at a time; what it leaves, this loop
+		// does.
+		if vec, avx512 := vectorKernel(); thresholds && vec {
+			v, thresholds = roundGroups(off[:n+1], adj, x, next, buf, f, &sc, avx512)
+		}
+		for ; v < n; v++ {
 			nb := adj[off[v]:off[v+1]]
 			if thresholds && len(nb) <= gatherCap {
 				r, ok := sc.trimRound(x[v], nb, x, f)

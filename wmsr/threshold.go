@@ -5,6 +5,10 @@ import "math"
 // Round's kernels for f = 1 and f = 2, on the common F-total scopes, take a
 // different route from trim1 and trim2 to the same result (ReferenceUpdate,
 // bit for bit); the order, the sum and the tie rule are those of kernel.go.
+// Where the CPU has AVX2 (amd64, not -tags purego), Round first runs the
+// same route four nodes at a time in a vector kernel (threshold4.go), which
+// hands back to trimRound every node it cannot finish; the cost model below
+// is that of the scalar kernel.
 //
 // Cost model. On current out-of-order cores Round at small f is bound by
 // the number of instructions per neighbour value, not by latency:
