@@ -37,6 +37,8 @@ import (
 //	body    req(8) op(1) activate(8) keylen(2) key value
 //	        op: 1 put, 2 get, 3 status, 4 delete, 5 changes (watch.go)
 //	answer  'A' req(8) status(1) found(1) value
+//	        status 3 (invalid): value = code(1) reason; code 1 malformed,
+//	        2 past activation round, 3 stale agent epoch
 //
 // Why a challenge and a counter. The challenge is fresh for every
 // connection and the replica's (member, epoch) is behind it, so a request
@@ -356,6 +358,18 @@ func MemberKey(b attest.Backend) (ClientKey, error) {
 	return &memberKey{sender: s, att: enc}, nil
 }
 
+// AgentCommand returns the command recording the member of key (a
+// MemberKey) in the log under agent/<id>, with the attestation key
+// presents to the replicas, which is the one they check the record
+// against.
+func AgentCommand(key ClientKey) (Command, error) {
+	k, ok := key.(*memberKey)
+	if !ok {
+		return Command{}, fmt.Errorf("%w: an agent record needs a MemberKey", ErrMalformed)
+	}
+	return PutAgent(k.att)
+}
+
 func (k *memberKey) seal(s *clientConn, body []byte) ([]byte, error) {
 	payload := append(s.challenge[:len(s.challenge):len(s.challenge)], body...)
 	env, err := k.sender.Seal(nil, kindClient, payload)
@@ -535,8 +549,11 @@ func answerError(status byte, v []byte) error {
 		}
 		return fmt.Errorf("%w: refused (replica: %s)", ErrMalformed, reason)
 	case statusInvalid:
-		if code == 2 {
+		switch code {
+		case 2:
 			return fmt.Errorf("%w (replica: %s)", ErrPastRound, reason)
+		case 3:
+			return fmt.Errorf("%w (replica: %s)", ErrStaleEpoch, reason)
 		}
 		return fmt.Errorf("%w (replica: %s)", ErrMalformed, reason)
 	}

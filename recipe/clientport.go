@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,7 +183,7 @@ func (s *clientSession) authenticate(b []byte) (clientBody, principal, error) {
 		s.members[sm.m.ID] = sm
 	}
 	sm.counter = r.Counter
-	if err := memberMay(&r.Body); err != nil {
+	if err := memberMay(&r.Body, sm); err != nil {
 		return r.Body, who, fmt.Errorf("%w (%s)", err, who)
 	}
 	return r.Body, who, nil
@@ -237,13 +239,22 @@ func (s *clientSession) member(r *clientRequest) (*sessionMember, error) {
 	return n, nil
 }
 
-// memberMay is what admitted members may write: evidence for quarantine
-// and kv/ records, never params, topology, or the removal of a
-// quarantine.
-func memberMay(b *clientBody) error {
+// memberMay is what admitted members may write: evidence for quarantine,
+// kv/ records, and their own agent/ record with the attestation this
+// session admitted them by (so the record in the log is one the policy
+// admits); never params, topology, another's agent record, or the removal
+// of a quarantine.
+func memberMay(b *clientBody, sm *sessionMember) error {
 	switch b.Op {
 	case opPut:
 		if strings.HasPrefix(b.Key, PrefixQuarantine) || strings.HasPrefix(b.Key, PrefixKV) {
+			return nil
+		}
+		if b.Key == PrefixAgent+strconv.FormatUint(uint64(sm.m.ID), 10) {
+			var a AgentRecord
+			if err := json.Unmarshal(b.Value, &a); err != nil || !bytes.Equal(a.Attestation, sm.att) {
+				return fmt.Errorf("%w: a member's agent record must carry the attestation it was admitted by in this session", ErrForbidden)
+			}
 			return nil
 		}
 	case opDelete:
@@ -253,8 +264,8 @@ func memberMay(b *clientBody) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("%w: members may put %s and %s records and delete %s ones, not %s %q",
-		ErrForbidden, PrefixQuarantine, PrefixKV, PrefixKV, opName(b.Op), b.Key)
+	return fmt.Errorf("%w: members may put %s, %s and their own %s records and delete %s ones, not %s %q",
+		ErrForbidden, PrefixQuarantine, PrefixKV, PrefixAgent, PrefixKV, opName(b.Op), b.Key)
 }
 
 func opName(op byte) string {

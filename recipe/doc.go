@@ -59,7 +59,11 @@
 //
 // Store (store.go) holds typed records: params (FleetParams: F, weights,
 // round period), topology (members and directed edges), quarantine/<id>
-// (evidence) and kv/ (opaque). Each typed write names the round it takes
+// (evidence), agent/<id> (an agent's attestation: the log keeps each
+// agent's highest epoch and refuses a lower one, ErrStaleEpoch, so a
+// restart from an old disk is refused fleet-wide; an agent may write only
+// its own, with the attestation the client port admitted it by) and kv/
+// (opaque). Each typed write names the round it takes
 // effect at (Command.ActivateAt), strictly later than the key's current
 // one, so that agents switch together. Reads are linearizable (ReadIndex,
 // Node.Read). The watch stream (watch.go) is the client port's changes

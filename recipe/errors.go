@@ -33,6 +33,9 @@ var (
 	// below one already agreed for that key; agents could not all switch
 	// together.
 	ErrPastRound = errors.New("recipe: activation round already passed")
+	// ErrStaleEpoch: an agent record of an epoch at or below the one the
+	// log holds for that agent (a restart from an old disk, or a replay).
+	ErrStaleEpoch = errors.New("recipe: agent epoch not above the logged one")
 	// ErrRollback: a replica's disk is older than what it (or the cluster)
 	// has already acknowledged.
 	ErrRollback = errors.New("recipe: disk rolled back")

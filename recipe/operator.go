@@ -82,7 +82,7 @@ func proposeOnce(ctx context.Context, addr string, key ClientKey, cmd Command) e
 	for _, e := range refusals[1:] {
 		refused = refused || errors.Is(err, e)
 	}
-	if err != nil && !refused && !errors.Is(err, ErrPastRound) && !errors.Is(err, ErrNotLeader) {
+	if err != nil && !refused && !errors.Is(err, ErrPastRound) && !errors.Is(err, ErrStaleEpoch) && !errors.Is(err, ErrNotLeader) {
 		return transportError{err}
 	}
 	return err

@@ -309,6 +309,8 @@ func resultAnswer(req uint64, r Result) []byte {
 		return answer(req, statusOK, r.Found, r.Value)
 	case errors.Is(r.Err, ErrPastRound):
 		return answer(req, statusInvalid, false, coded(2, r.Err.Error()))
+	case errors.Is(r.Err, ErrStaleEpoch):
+		return answer(req, statusInvalid, false, coded(3, r.Err.Error()))
 	case errors.Is(r.Err, ErrMalformed):
 		return answer(req, statusInvalid, false, coded(1, r.Err.Error()))
 	}

@@ -19,6 +19,7 @@ import (
 //	params            FleetParams   (F, weights, round period)
 //	topology          Topology      (directed edges between members)
 //	quarantine/<id>   Quarantine    (a member excluded, with evidence)
+//	agent/<id>        AgentRecord   (an agent's attestation: its epoch)
 //	kv/<anything>     opaque bytes  (tests, extensions)
 //
 // Member records (admission) are not written by commands: they change only
@@ -28,6 +29,7 @@ const (
 	KeyParams          = "params"
 	KeyTopology        = "topology"
 	PrefixQuarantine   = "quarantine/"
+	PrefixAgent        = "agent/"
 	PrefixKV           = "kv/"
 	maxKeyLen          = 256
 	defaultEventWindow = 4096
@@ -52,6 +54,33 @@ type Quarantine struct {
 	Member   uint64 `json:"member"`
 	Reason   string `json:"reason"`
 	Evidence []byte `json:"evidence,omitempty"`
+}
+
+// AgentRecord is an agent's admitted identity for one epoch: its
+// attestation (attest's encoding), which every agent re-verifies against
+// its own admission policy. The log keeps the highest epoch of each agent
+// (a record of a lower or equal epoch is refused, ErrStaleEpoch), so an
+// agent restarted from an old disk, which asks to be admitted at an epoch
+// the fleet has seen, is refused by agents that never met the newer one
+// too. Records take effect at once (ActivateAt 0): a restarted agent needs
+// its peers to accept its new epoch now, and epochs, not rounds, order
+// them.
+type AgentRecord struct {
+	Member      uint64 `json:"member"`
+	Epoch       uint64 `json:"epoch"`
+	Attestation []byte `json:"attestation"`
+}
+
+// PutAgent returns the command recording an agent's attestation (attest's
+// encoding). A member writing its own record must use the attestation its
+// MemberKey presents (AgentCommand), byte for byte.
+func PutAgent(attestation []byte) (Command, error) {
+	att, err := attest.ParseAttestation(attestation)
+	if err != nil {
+		return Command{}, fmt.Errorf("%w: agent record: %w", ErrMalformed, err)
+	}
+	b, err := json.Marshal(AgentRecord{Member: uint64(att.Claim.ID), Epoch: uint64(att.Claim.Epoch), Attestation: attestation})
+	return Command{Op: OpPut, Key: PrefixAgent + strconv.FormatUint(uint64(att.Claim.ID), 10), Value: b}, err
 }
 
 // Op is a command's operation.
@@ -135,6 +164,26 @@ func (c *Command) validate() error {
 		if PrefixQuarantine+strconv.FormatUint(q.Member, 10) != c.Key {
 			return fmt.Errorf("%w: quarantine record for %d under key %q", ErrMalformed, q.Member, c.Key)
 		}
+	case strings.HasPrefix(c.Key, PrefixAgent):
+		var a AgentRecord
+		if err := strict(&a); err != nil {
+			return err
+		}
+		if PrefixAgent+strconv.FormatUint(a.Member, 10) != c.Key {
+			return fmt.Errorf("%w: agent record for %d under key %q", ErrMalformed, a.Member, c.Key)
+		}
+		att, err := attest.ParseAttestation(a.Attestation)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrMalformed, c.Key, err)
+		}
+		if uint64(att.Claim.ID) != a.Member || uint64(att.Claim.Epoch) != a.Epoch || a.Epoch == 0 {
+			return fmt.Errorf("%w: %s: attestation of member %d epoch %d in a record of member %d epoch %d",
+				ErrMalformed, c.Key, att.Claim.ID, att.Claim.Epoch, a.Member, a.Epoch)
+		}
+		if c.ActivateAt != 0 {
+			return fmt.Errorf("%w: %s: agent records take effect at once (activation round 0)", ErrMalformed, c.Key)
+		}
+		return nil
 	case strings.HasPrefix(c.Key, PrefixKV):
 	default:
 		return fmt.Errorf("%w: unknown key %q", ErrMalformed, c.Key)
@@ -288,6 +337,15 @@ func (s *Store) apply(index uint64, c *Command) error {
 	old, had := s.recs[c.Key]
 	if had && c.ActivateAt != 0 && c.ActivateAt <= old.ActivateAt {
 		return fmt.Errorf("%w: %s activates at round %d, current value at %d", ErrPastRound, c.Key, c.ActivateAt, old.ActivateAt)
+	}
+	if had && c.Op == OpPut && strings.HasPrefix(c.Key, PrefixAgent) {
+		var o, n AgentRecord
+		// Both decode: validate checked them, at their own apply.
+		_ = json.Unmarshal(old.Value, &o)
+		_ = json.Unmarshal(c.Value, &n)
+		if n.Epoch <= o.Epoch {
+			return fmt.Errorf("%w: %s epoch %d, the log holds epoch %d", ErrStaleEpoch, c.Key, n.Epoch, o.Epoch)
+		}
 	}
 	r := Record{Key: c.Key, Value: c.Value, Revision: index, ActivateAt: c.ActivateAt}
 	switch c.Op {
