@@ -84,9 +84,11 @@ func (p *publisher) NotifyEvidence(ev attest.Evidence) {
 	}
 }
 
-// run proposes queued proofs until ctx is done.
+// run records this agent in the log, then proposes queued proofs, until
+// ctx is done.
 func (p *publisher) run(ctx context.Context) {
 	defer p.closeClient()
+	p.announce(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,6 +102,49 @@ func (p *publisher) run(ctx context.Context) {
 				p.log.Warn("node: equivocation evidence not committed to the fleet log", "err", err)
 			}
 		}
+	}
+}
+
+// announce records this agent's attestation (its epoch) in the log as
+// agent/<id>, retrying with backoff until a replica commits it: from then
+// on every agent following the log refuses this member's older epochs,
+// even one that never met this epoch (a restart from an old disk is
+// refused fleet-wide, not only by the peers that saw the newer epoch).
+// The log refusing it (ErrStaleEpoch) means it holds a newer epoch of this
+// member: this process runs on rolled-back state, and peers will refuse
+// it. That is logged as an error and not retried.
+func (p *publisher) announce(ctx context.Context) {
+	cmd, err := recipe.AgentCommand(p.key)
+	if err != nil {
+		p.log.Error("node: agent record not proposed", "err", err)
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := p.try(pctx, cmd)
+		cancel()
+		switch {
+		case err == nil:
+			p.log.Info("node: agent record committed to the fleet log", "key", cmd.Key)
+			return
+		case errors.Is(err, recipe.ErrStaleEpoch):
+			p.log.Error("node: the fleet log holds a newer epoch of this agent: this process runs on rolled-back state (an old identity state directory?) and peers following the log refuse it", "err", err)
+			return
+		case errors.Is(err, recipe.ErrForbidden), errors.Is(err, recipe.ErrUnknownClient), errors.Is(err, recipe.ErrMalformed):
+			p.log.Warn("node: the fleet log refuses this agent's record", "err", err)
+			return
+		}
+		p.log.Debug("node: agent record not committed yet", "err", err)
+		p.closeClient()
+		p.mu.Lock()
+		p.at = (p.at + 1) % len(p.replicas)
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 

@@ -55,7 +55,7 @@ func newFollower(n *Node, replicas []string) *follower {
 	return &follower{
 		n: n, replicas: replicas, seen: map[string]uint64{},
 		scheduled: c("scheduled", "Fleet log records (params, topology, quarantine) scheduled in the engine at their activation round."),
-		refused:   c("refused", "Fleet log records this agent could not apply (malformed, or a configuration the engine refuses)."),
+		refused:   c("refused", "Fleet log records this agent could not apply (malformed, a configuration the engine refuses, an attestation its policy refuses)."),
 	}
 }
 
@@ -116,6 +116,14 @@ func (f *follower) follow(ctx context.Context, addr string) (progressed bool, er
 func (f *follower) apply(ev recipe.Event) {
 	r := ev.Record
 	if ev.Op != recipe.OpPut || r.Revision <= f.seen[r.Key] {
+		return
+	}
+	if strings.HasPrefix(r.Key, recipe.PrefixAgent) {
+		f.seen[r.Key] = r.Revision
+		if err := f.agent(r); err != nil {
+			f.refused.Inc()
+			f.n.log.Warn("node: agent record from the fleet log not applied", "key", r.Key, "revision", r.Revision, "err", err)
+		}
 		return
 	}
 	var err error
@@ -183,6 +191,47 @@ func (f *follower) topology(r recipe.Record) error {
 	f.n.mu.Lock()
 	f.n.topoNext = append(f.n.topoNext, topoChange{at: r.ActivateAt, g: g, members: members})
 	f.n.mu.Unlock()
+	return nil
+}
+
+// agent applies an agent record: the attestation is admitted against this
+// agent's own policy (Options.Admitter) and the member record given to the
+// engine, which from then on refuses that member's older epochs, whether
+// gossip brings them or not. An epoch the engine already holds, or an
+// older one, is nothing new. Without an admitter (no gossip, a static
+// fleet) records are not applied: there is no policy to check them by.
+func (f *follower) agent(r recipe.Record) error {
+	adm := f.n.opts.Admitter
+	if adm == nil {
+		return nil
+	}
+	var a recipe.AgentRecord
+	if err := json.Unmarshal(r.Value, &a); err != nil {
+		return fmt.Errorf("agent record: %w", err)
+	}
+	att, err := attest.ParseAttestation(a.Attestation)
+	if err != nil {
+		return fmt.Errorf("agent record of member %d: %w", a.Member, err)
+	}
+	id := att.Claim.ID
+	if id == f.n.opts.Engine.ID {
+		return nil
+	}
+	var prev *attest.Member
+	if m, ok := f.n.eng.Member(id); ok {
+		if m.Epoch >= att.Claim.Epoch {
+			return nil
+		}
+		prev = &m
+	}
+	m, err := adm.Admit(att, prev, time.Now())
+	if err != nil {
+		return fmt.Errorf("agent record of member %d epoch %d: %w", id, att.Claim.Epoch, err)
+	}
+	if _, err := f.n.eng.UpdateMember(m); err != nil {
+		return err
+	}
+	f.n.log.Info("node: member record from the fleet log", "member", id, "epoch", m.Epoch)
 	return nil
 }
 

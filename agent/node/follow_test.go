@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -209,5 +210,115 @@ func TestFleetFollowsLog(t *testing.T) {
 		if p := nd.Engine().Pending(); p != 0 {
 			t.Errorf("agent %d: %d changes still pending", id, p)
 		}
+	}
+}
+
+// An agent records its epoch in the fleet log, and agents following the
+// log learn their neighbours' epochs from it: a neighbour restarted from
+// an old disk (an epoch the log has seen surpassed) is refused both by the
+// log and by an agent that never met the newer epoch itself.
+func TestAgentRecordsFromLog(t *testing.T) {
+	const seed, fleetName = 81, "records"
+	opPub, opPriv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, clients := startLog(t, seed, []ed25519.PublicKey{opPub})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	url := startBroker(t, fleetName)
+
+	b1, err := replicacmd.Backend(fleet, seed, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := mqttfabric.DefaultConfig()
+	fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{url}, fleetName, 1, []byte(token)
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	fab, err := mqttfabric.Dial(dctx, fc)
+	dcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.DefaultConfig()
+	cfg.ID, cfg.Neighbours, cfg.Initial, cfg.Scope = 1, []attest.MemberID{2}, []float64{0}, wmsr.Total(0)
+	nd, err := node.New(ctx, node.Options{Engine: cfg, Backend: b1, Fabric: fab, FleetLog: clients, Admitter: fleet.Admitter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = nd.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// Agent 2 restarted once: its epoch 2 is in the log.
+	b2, err := replicacmd.Backend(fleet, seed, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key2, err := recipe.MemberKey(b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec2, err := recipe.AgentCommand(key2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "agent 2's epoch-2 record committed", 10*time.Second, func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer pcancel()
+		_, err := recipe.ProposeAny(pctx, clients, key2, rec2)
+		return err == nil
+	})
+	waitFor(t, "agent 1 to learn epoch 2 from the log", 10*time.Second, func() bool {
+		m, ok := nd.Engine().Member(2)
+		return ok && m.Epoch == 2
+	})
+	// Agent 1's own record, announced at start.
+	reader, err := recipe.DialClient(ctx, clients[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	waitFor(t, "agent 1's own record in the log", 10*time.Second, func() bool {
+		gctx, gcancel := context.WithTimeout(ctx, time.Second)
+		defer gcancel()
+		_, ok, err := reader.Get(gctx, recipe.PrefixAgent+"1")
+		return err == nil && ok
+	})
+
+	// Agent 2 from an old disk: epoch 1 again.
+	old2, err := replicacmd.Backend(fleet, seed, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, err := recipe.MemberKey(old2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRec, err := recipe.AgentCommand(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	// The replica that admitted epoch 2 on its client port refuses the
+	// old member's request itself; the log refuses the record whoever
+	// proposes it, even an operator.
+	if _, err := recipe.ProposeAny(pctx, clients, oldKey, oldRec); !errors.Is(err, recipe.ErrReplayed) && !errors.Is(err, recipe.ErrStaleEpoch) {
+		t.Fatalf("the old member's own proposal: %v", err)
+	}
+	if _, err := recipe.ProposeAny(pctx, clients, recipe.OperatorKey(opPriv), oldRec); !errors.Is(err, recipe.ErrStaleEpoch) {
+		t.Fatalf("the log took epoch 1 after epoch 2: %v", err)
+	}
+	att, err := old2.Attest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, err := fleet.Admitter.Admit(att, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nd.Engine().UpdateMember(m1); !errors.Is(err, attest.ErrStale) {
+		t.Fatalf("agent 1 accepted neighbour 2's epoch 1 after the log's epoch 2: %v", err)
 	}
 }
