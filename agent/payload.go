@@ -163,8 +163,8 @@ func DecodeRoundState(p []byte, buf []float64) (RoundState, error) {
 // length follows from the bundle's; each envelope is rebuilt exactly
 // (attest.Envelope.AppendBinary: attest's encoding is canonical), so what a
 // receiver authenticates, and any evidence it keeps, are the bytes the
-// sender sealed. For a scalar value and six out-neighbours that is 387
-// bytes where six whole envelopes took 604: on a drone's radio link the
+// sender sealed. For a scalar value and six out-neighbours that is 377
+// bytes where six whole envelopes took 586: on a drone's radio link the
 // bundle is the bulk of the traffic. Envelopes are unicast and not
 // encrypted.
 const (
