@@ -163,6 +163,50 @@
 // worker drops it after exactTrial calls if it pruned fewer than two in
 // five. On circulants it turns searches of 10⁸–10⁹ nodes into 10²–10³.
 //
+// # Canonical pairs
+//
+// The search reaches a pair (S1*, S2*) along its canonical path: each node
+// u it branches on goes to A1 if u is stuck in S1*, to H1 if u is an exempt
+// member of S1*, and is excluded otherwise. Along that path IA ⊆ A1*,
+// IH ⊆ X1*, IA ∪ IH ⊆ S1* ⊆ P and A2* ⊆ Q (the A1 branch is open to every
+// node of A1*: it lies in the capable core, whose helpers the budget left
+// for S1 covers). Two more rules prune states that lie on no canonical
+// path of a suitably chosen pair; they change which nodes a search visits,
+// never its answer, and are used by MaxS and Check (instance.wlog), not
+// by the effort-capped threat searches, whose capped results stay as they
+// were, nor by MaxR (there Lemma 13 cut the nodes by 17–60 % but, on two
+// workers, not the time: measured, the work spread less evenly).
+//
+// Lemma 12 (exempt nodes stay short). On the canonical path of any pair,
+// every h ∈ IH has |N_h ∩ (IA ∪ IH)| ≤ |N_h ∩ S1*| < t_h, since h ∈ X1*.
+// So a state with an exempt member h of S1 that already counts t_h
+// in-neighbours in S1 lies on no canonical path and is pruned, and once it
+// counts t_h − 1 its other in-neighbours are excluded from S1 (they are
+// outside S1*). In words: a node that ends stuck is found on the branch
+// that put it in A1; the H1 branch need not find it again.
+//
+// Lemma 13 (maximal pairs). If (S1, S2) is a pair and a node u outside
+// both has |N_u ∩ S1| ≥ t_u, then (S1 ∪ {u}, S2) is a pair too: u is stuck
+// in it, no node of S1 loses an in-neighbour (an exempt one may become
+// stuck), S2 is untouched; the cost does not grow and each set's exempt
+// count does not grow, so it fits every run the first pair fits.
+// Likewise for S2. Growing both sets this way ends, so a run that holds a
+// pair holds a maximal one, where every node outside both sets has fewer
+// than t_u in-neighbours in each; anchoring (and the swap of symmetric
+// runs) applies to the maximal pair as to any, so its canonical path is
+// searched. On it, a node in neither P nor Q is outside S1* and outside
+// A2*, so it is outside both sets or one of the at most k2 exempt nodes of
+// S2 (k2 = what S2 may still take). Hence if more than k2 such nodes
+// already count t_u in-neighbours in IA ∪ IH, the state is pruned; if
+// exactly k2 do, those are X2* and every other such node u is outside both
+// sets, so once it counts t_u − 1 its other in-neighbours are excluded
+// from S1. The engine applies it with k2 = 0 only (runs where S2 may hold
+// no exempt node, and decisions with c = 0), where it pays for its loop:
+// it forbids S1 to hold t_u in-neighbours of a node u that precedes the
+// anchor or that percolation has already taken from Q. Both lemmas are checked like the others (TestSplitPlans*
+// run every plan with and without them; mutating either bound by one makes
+// them fail).
+//
 // Heuristics, none needed for correctness: split runs order anchors with
 // the node of most need first among equal slacks; MaxS runs its first
 // decisions on a small budget (quickLimit) and computes incumbents
@@ -170,10 +214,18 @@
 // that S1's percolation cannot reach) only if one stalls; MaxR tries each
 // top-down step on a small budget, then a local search for a pair with
 // every node at most r−1 in-neighbours across (lowCutPair), then the full
-// decision. Every pair a heuristic returns is measured by Cost or MaxOut,
+// decision. In the runs of planGrown (sparse), the search branches on the
+// candidate with the most out-neighbours in Q (then the largest deficit):
+// adding it takes the most support from S2, and Q collapsing is what
+// prunes there (about 25 % fewer nodes on k-in graphs; no gain on dense
+// ones, where it is off). With k = 1 a buffered Z_x of Lemma 11 is
+// re-peeled only from the nodes that lost an in-neighbour since it was
+// computed (gcoreFrom), the same set a full peel gives (TestGcoreFrom).
+// Every pair a heuristic returns is measured by Cost or MaxOut,
 // from the definitions. TestSplitPlans* check every plan, with and without
 // Lemma 11, against the definitions (n ≤ 4, all digraphs) and Enumerate
-// (random, n ≤ 12), re-verifying every witness; TestQuickPaths and
+// (random, n ≤ 12, and random k-in digraphs in TestSplitPlansKIn),
+// re-verifying every witness; TestQuickPaths and
 // TestLowCutPair drive the heuristic paths.
 //
 // Certificates used before any search:

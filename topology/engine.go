@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -85,6 +86,14 @@ type instance struct {
 	// a worker stops using the bound once it has pruned too rarely to pay
 	// for itself (it costs a peel per candidate helper).
 	exact, adaptive bool
+	// wlog: use Lemmas 12 and 13 of doc.go (sideHelpers only). They keep
+	// every answer but change which nodes a search visits, so the callers
+	// whose searches are capped by an effort (the threat verdicts) leave
+	// them off and keep their capped results as they were.
+	wlog bool
+	// qBranch: branch on the candidate that supports the most nodes of Q
+	// (a heuristic for sparse split runs; see search).
+	qBranch bool
 }
 
 // outcome of a decision.
@@ -125,6 +134,8 @@ type engine[S bitset] struct {
 	c1, c2   int
 	exact    bool
 	adaptive bool
+	wlog     bool
+	qBranch  bool
 	all      S
 	order    []int // anchor order
 	workers  int
@@ -160,7 +171,8 @@ func newEngine[S bitset](inst *instance) *engine[S] {
 	g := inst.g
 	n := g.N()
 	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode,
-		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && inst.split && inst.c2 >= 1, adaptive: inst.adaptive}
+		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && inst.split && inst.c2 >= 1, adaptive: inst.adaptive,
+		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch}
 	for v := 0; v < n; v++ {
 		for _, u := range g.In(v) {
 			e.in[v] = with(e.in[v], int(u))
@@ -178,8 +190,13 @@ func newEngine[S bitset](inst *instance) *engine[S] {
 // plain core of Lemma 1. If seq is not nil the removed nodes are appended
 // in removal order, which is a valid percolation order.
 func (e *engine[S]) gcore(cand, fixed, fut S, k int, seq *[]int) S {
+	return e.gcoreFrom(cand, cand, fixed, fut, k, seq)
+}
+
+// gcoreFrom is gcore when only the nodes of check may fail at first: every
+// other node of cand is known to meet its condition in cand.
+func (e *engine[S]) gcoreFrom(cand, check, fixed, fut S, k int, seq *[]int) S {
 	X := cand
-	check := cand
 	hasFixed := !isEmpty(fixed)
 	for !isEmpty(check) {
 		var removed S
@@ -251,7 +268,11 @@ func (e *engine[S]) s2Cap(st *state[S]) int {
 // only shrinks down a branch, so a Z_x only shrinks: an empty one is
 // recorded in st.DX for good, and with a buffer (zb, graphs of at most
 // maxZNodes nodes) each Z_x is peeled from its value at the nearest
-// ancestor that computed it, usually far smaller than Q.
+// ancestor that computed it, usually far smaller than Q. With k = 1 the
+// condition depends on Z alone, so a Z_x taken from a buffer is
+// self-consistent and only the nodes that lost an in-neighbour since
+// (those with one in Z_x^anc \ start) can fail first: the peel starts
+// from them, with the same result as a full peel.
 func (e *engine[S]) exactQ(st *state[S], Q, fut S, k int, zb *zbufs[S], depth int) S {
 	var cand S
 	for wi := range len(Q) {
@@ -278,10 +299,17 @@ func (e *engine[S]) exactQ(st *state[S], Q, fut S, k int, zb *zbufs[S], depth in
 			h := wi*64 + bits.TrailingZeros64(x)
 			fixed := with(none, h)
 			start := without(Q, h)
+			check := start
 			if cur != nil {
 				start = and(start, cur[h])
+				check = start
+				// cur[h] = all: not computed yet on this branch (a real
+				// Z_x never holds x).
+				if k == 1 && cur[h] != e.all {
+					check = e.outOf(andNot(cur[h], start), start)
+				}
 			}
-			z := e.gcore(start, fixed, andNot(fut, fixed), k-1, nil)
+			z := e.gcoreFrom(start, check, fixed, andNot(fut, fixed), k-1, nil)
 			if cur != nil {
 				cur[h] = z
 			}
@@ -499,6 +527,9 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 			k1 = max(k1-st.lb2, 0)
 		}
 		sup := st.support()
+		if e.wlog && (!isEmpty(st.IH) || e.s2Cap(&st) == 0) && !e.canonical(&st, sup) {
+			return false
+		}
 		free := andNot(st.P, sup)
 		// capable: undecided nodes that can still be stuck in S1, counting
 		// at most k1 helpers among the rest (Lemma 1 generalized).
@@ -566,13 +597,20 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 		cand := andNot(and(e.in[bestV], st.P), sup)
 		// Branch on the candidate with the largest own deficit: including it
 		// creates the most new demand, so contradictions surface early.
-		u, best := -1, -1<<30
+		// With qBranch, first on the candidate with the most out-neighbours
+		// in Q: including it takes the most support from S2, which is what
+		// prunes in sparse split runs (measured, not derived). Stuck
+		// candidates before helpers-only ones either way.
+		u, best := -1, math.MinInt
 		for wi := range len(cand) {
 			for x := cand[wi]; x != 0; x &= x - 1 {
 				c := wi*64 + bits.TrailingZeros64(x)
-				d := int(e.t[c]) - andCount(e.in[c], sup)
+				d := int(e.t[c]) - andCount(e.in[c], sup) // |d| < n ≤ 2^12
+				if e.qBranch {
+					d += andCount(e.out[c], st.Q) << 16
+				}
 				if !has(capable, c) {
-					d -= 1 << 20 // helpers only: try stuck candidates first
+					d -= 1 << 40 // helpers only: try stuck candidates first
 				}
 				if d > best {
 					best, u = d, c
@@ -606,6 +644,55 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 			return false
 		}
 	}
+}
+
+// canonical applies Lemmas 12 and 13 of doc.go to st (sup = its support):
+// it reports false if st lies on no canonical path of a maximal pair, and
+// otherwise excludes from st.P the nodes no such path puts in S1.
+func (e *engine[S]) canonical(st *state[S], sup S) bool {
+	if !isEmpty(st.IH) {
+		// Lemma 12: an exempt member h of S1 may be taken to stay
+		// short of its need, so fewer than t_h of its in-neighbours
+		// are in S1: none of the rest may join once t_h − 1 are.
+		for wi := range len(st.IH) {
+			for x := st.IH[wi]; x != 0; x &= x - 1 {
+				h := wi*64 + bits.TrailingZeros64(x)
+				cnt := andCount(e.in[h], sup)
+				if cnt >= int(e.t[h]) {
+					return false
+				}
+				if cnt == int(e.t[h])-1 {
+					st.P = andNot(st.P, andNot(e.in[h], sup))
+				}
+			}
+		}
+	}
+	if e.s2Cap(st) == 0 {
+		// Lemma 13 with k2 = 0: a node in neither P nor Q ends outside
+		// both sets, and may be taken to have fewer than t_u in-neighbours
+		// in S1. (With k2 ≥ 1 the lemma is as valid but, measured, rarely
+		// pays for its loop.)
+		for changed := true; changed; {
+			changed = false
+			R := andNot(andNot(e.all, st.P), st.Q)
+			for wi := range len(R) {
+				for x := R[wi]; x != 0; x &= x - 1 {
+					u := wi*64 + bits.TrailingZeros64(x)
+					cnt := andCount(e.in[u], sup)
+					if cnt >= int(e.t[u]) {
+						return false
+					}
+					if cnt == int(e.t[u])-1 {
+						if rest := and(andNot(e.in[u], sup), st.P); !isEmpty(rest) {
+							st.P = andNot(st.P, rest)
+							changed = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return true
 }
 
 // leaf: every stuck node of S1 is satisfied, so S1 = IA ∪ IH is final.
@@ -949,12 +1036,13 @@ func chooseSplit(t []int32, c int) splitPlan {
 // orient it so that S1 holds at least (planGrown) or at most (planBound)
 // as many exempt nodes as S2; with j the smaller count, it fits the run
 // whose smaller cap is j. limit bounds the nodes of all runs together.
-func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan splitPlan, workers int, limit int64, progress func(int64)) outcome {
+// wlog turns on Lemmas 12 and 13 and, in grown plans, qBranch.
+func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan splitPlan, wlog bool, workers int, limit int64, progress func(int64)) outcome {
 	if plan == planAuto {
 		plan = chooseSplit(t, c)
 	}
 	if c == 0 || plan == planWhole {
-		return decide(ctx, &instance{g: g, t: t, budget: c}, workers, limit, progress)
+		return decide(ctx, &instance{g: g, t: t, budget: c, wlog: wlog}, workers, limit, progress)
 	}
 	grown := plan == planGrown || plan == planGrownPlain || plan == planGrownExact
 	exact := plan != planGrownPlain && plan != planBoundPlain
@@ -962,7 +1050,7 @@ func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan split
 	var total outcome
 	total.complete = true
 	for j := 0; 2*j <= c; j++ {
-		inst := &instance{g: g, t: t, budget: c, split: true, c1: c - j, c2: j, exact: exact, adaptive: adaptive}
+		inst := &instance{g: g, t: t, budget: c, split: true, c1: c - j, c2: j, exact: exact, adaptive: adaptive, wlog: wlog, qBranch: wlog && grown}
 		if !grown {
 			inst.c1, inst.c2 = j, c-j
 		}

@@ -311,7 +311,7 @@ func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pai
 		if !polished {
 			lim = quick
 		}
-		o := decideS(ctx, g, t, c, planAuto, opt.workers(), lim, progressFn(opt, task, res.Lower, res.Upper))
+		o := decideS(ctx, g, t, c, planAuto, true, opt.workers(), lim, progressFn(opt, task, res.Lower, res.Upper))
 		res.Nodes += o.nodes
 		if o.found {
 			consider(pairFrom(o))
@@ -332,7 +332,7 @@ func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pai
 			continue
 		}
 		if c = min(res.Upper-1, n-2); c > res.Lower {
-			o = decideS(ctx, g, t, c, planAuto, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
+			o = decideS(ctx, g, t, c, planAuto, true, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
 			res.Nodes += o.nodes
 			if o.found {
 				consider(pairFrom(o))
@@ -378,7 +378,7 @@ func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckR
 	if n > maxEngineNodes {
 		return CheckResult{}, fmt.Errorf("topology: exact check needs n ≤ %d, have %d", maxEngineNodes, n)
 	}
-	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, opt.workers(), 0, progressFn(opt, "check", 0, 0))
+	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, true, opt.workers(), 0, progressFn(opt, "check", 0, 0))
 	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
 	if o.found {
 		res.Witness = pairFrom(o)

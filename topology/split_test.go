@@ -2,31 +2,41 @@ package topology
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/wmsr/wmsr/graph"
 )
 
 // checkPlans decides "a pair with at most c exempt nodes at r" by every
-// split plan and compares with the least cost want (n: no pair at all),
-// re-verifying every witness with the independent checker.
+// split plan, with and without Lemmas 12 and 13 (wlog), and compares with
+// the least cost want (n: no pair at all), re-verifying every witness
+// with the independent checker.
 func checkPlans(t *testing.T, g *graph.Digraph, r int, want int, workers int) {
+	t.Helper()
+	checkPlansWlog(t, g, r, want, workers, false, true)
+}
+
+// checkPlansWlog is checkPlans with the given settings of wlog only.
+func checkPlansWlog(t *testing.T, g *graph.Digraph, r int, want int, workers int, wlogs ...bool) {
 	t.Helper()
 	ctx := context.Background()
 	n := g.N()
 	tt := needs(g, r)
 	for c := 0; c <= max(n-2, 0); c++ {
 		for _, plan := range []splitPlan{planWhole, planGrown, planBound, planGrownPlain, planBoundPlain, planGrownExact, planBoundExact} {
-			o := decideS(ctx, g, tt, c, plan, workers, 0, nil)
-			if !o.complete {
-				t.Fatalf("%v r=%d c=%d plan %d: incomplete", arcs(g), r, c, plan)
-			}
-			if o.found != (want <= c) {
-				t.Fatalf("%v r=%d c=%d plan %d: found %v, least cost %d", arcs(g), r, c, plan, o.found, want)
-			}
-			if o.found {
-				if err := VerifyViolation(g, *pairFrom(o), r, c+1); err != nil {
-					t.Fatalf("%v r=%d c=%d plan %d: witness: %v", arcs(g), r, c, plan, err)
+			for _, wlog := range wlogs {
+				o := decideS(ctx, g, tt, c, plan, wlog, workers, 0, nil)
+				if !o.complete {
+					t.Fatalf("%v r=%d c=%d plan %d wlog %v: incomplete", arcs(g), r, c, plan, wlog)
+				}
+				if o.found != (want <= c) {
+					t.Fatalf("%v r=%d c=%d plan %d wlog %v: found %v, least cost %d", arcs(g), r, c, plan, wlog, o.found, want)
+				}
+				if o.found {
+					if err := VerifyViolation(g, *pairFrom(o), r, c+1); err != nil {
+						t.Fatalf("%v r=%d c=%d plan %d wlog %v: witness: %v", arcs(g), r, c, plan, wlog, err)
+					}
 				}
 			}
 		}
@@ -61,9 +71,54 @@ func TestSplitPlansRandom(t *testing.T) {
 					t.Fatal(err)
 				}
 				for r := 1; r < len(ms); r++ {
-					checkPlans(t, g, r, ms[r], 1+int(seed%2))
+					// With and without Lemmas 12 and 13 on alternate pairs
+					// of seeds (TestSplitPlansKIn adds more with them).
+					checkPlansWlog(t, g, r, ms[r], 1+int(seed%2), seed/2%2 == 1)
 				}
 				count++
+			}
+		}
+	}
+	t.Logf("%d digraphs", count)
+}
+
+// TestSplitPlansKIn: every split plan with Lemmas 12 and 13 (the paths
+// without them are those of the tests above) against Enumerate on random
+// k-in digraphs (every node hears exactly k others), the family whose s
+// proofs lean hardest on the exempt-node rules (Lemmas 10 to 13), with
+// many seeds; and on more random digraphs, directed and undirected.
+func TestSplitPlansKIn(t *testing.T) {
+	count := 0
+	check := func(g *graph.Digraph, workers int) {
+		_, ms, err := Enumerate(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := 1; r < len(ms); r++ {
+			checkPlansWlog(t, g, r, ms[r], workers, true)
+		}
+		count++
+	}
+	for n := 5; n <= 12; n++ {
+		for k := 2; k <= min(6, n-1); k++ {
+			for seed := uint64(0); seed < 10; seed++ {
+				g, err := graph.KIn(n, k, 3000+seed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(g, 1+int(seed%2))
+			}
+		}
+	}
+	if testing.Short() {
+		t.Logf("%d digraphs", count)
+		return
+	}
+	for n := 6; n <= 12; n++ {
+		for _, p := range []float64{0.25, 0.4, 0.55, 0.7} {
+			for seed := uint64(0); seed < 12; seed++ {
+				g, _ := graph.ErdosRenyi(n, p, seed%4 != 0, 7000+seed)
+				check(g, 1+int(seed%2))
 			}
 		}
 	}
@@ -134,6 +189,35 @@ func TestQuickPaths(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestGcoreFrom: peeling a subset of a self-consistent set from the nodes
+// that lost an in-neighbour (exactQ's buffered Z_x) gives the full peel.
+func TestGcoreFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for it := 0; it < 3000; it++ {
+		n := 2 + rng.IntN(60)
+		g, _ := graph.ErdosRenyi(n, 0.05+0.5*rng.Float64(), rng.IntN(2) == 0, uint64(it))
+		tt := needs(g, 1+rng.IntN(4))
+		e := newEngine[[1]uint64](&instance{g: g, t: tt})
+		var fixed, A, B [1]uint64
+		for v := 0; v < n; v++ {
+			if rng.IntN(8) == 0 {
+				fixed = with(fixed, v)
+			} else if rng.IntN(10) != 0 {
+				A = with(A, v)
+			}
+			if rng.IntN(6) != 0 {
+				B = with(B, v)
+			}
+		}
+		Z := e.gcore(A, fixed, e.all, 0, nil)
+		start := and(Z, B)
+		got := e.gcoreFrom(start, e.outOf(andNot(Z, start), start), fixed, e.all, 0, nil)
+		if want := e.gcore(start, fixed, e.all, 0, nil); got != want {
+			t.Fatalf("%v: gcoreFrom %v, gcore %v", arcs(g), got, want)
 		}
 	}
 }

@@ -146,7 +146,7 @@ func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions) C
 	if n > maxEngineNodes {
 		return CheckResult{}
 	}
-	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, opt.workers(), opt.Effort, nil)
+	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, false, opt.workers(), opt.Effort, nil)
 	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
 	if o.found {
 		res.Witness = pairFrom(o)
