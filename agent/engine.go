@@ -203,6 +203,7 @@ type Engine struct {
 
 	sealed  [][]byte // Begin's scratch (HMAC suite): this round's envelopes
 	sealBuf []byte
+	openBuf []byte      // deliver's scratch (HMAC suite): the envelope rebuilt
 	decoded []float64   // DecodeRoundState buffer
 	column  []float64   // one coordinate of the used values
 	used    [][]float64 // the used neighbour states of a round
@@ -539,7 +540,13 @@ func (e *Engine) deliver(d Delivery) Outcome {
 		raw := d.Envelope
 		if e.hmac {
 			var err error
-			if raw, err = BundleEnvelope(nil, d.Envelope, e.cfg.ID); err != nil {
+			// The envelope is rebuilt into a buffer reused from one
+			// delivery to the next: nothing keeps it past this call (the
+			// receiver copies what it keeps for evidence, and the value
+			// is decoded below), so the rebuild allocates nothing.
+			raw, err = BundleEnvelope(e.openBuf[:0], d.Envelope, e.cfg.ID)
+			e.openBuf = raw[:0]
+			if err != nil {
 				o.Reason, o.Err = attest.ReasonMalformed.String(), err
 				if errors.Is(err, ErrNotForMe) {
 					o.Reason = attest.ReasonMisrouted.String()

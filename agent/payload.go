@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/wmsr/wmsr/attest"
 )
@@ -257,6 +258,7 @@ func (bd *bundle) envelope(dst []byte, i int) ([]byte, attest.MemberID, error) {
 	env.Stream = attest.To(attest.MemberID(binary.BigEndian.Uint64(e)), attest.Epoch(binary.BigEndian.Uint64(e[8:])))
 	env.Counter = binary.BigEndian.Uint64(e[16:])
 	env.Auth = e[bundleEntry:]
+	dst = slices.Grow(dst, attest.HeaderSize+len(env.Payload)+len(env.Auth))
 	out, err := env.AppendBinary(dst)
 	if err == nil && env.Stream.DestEpoch == 0 {
 		err = fmt.Errorf("receiver epoch 0")
