@@ -36,6 +36,10 @@ type follower struct {
 	replicas []string
 	from     uint64            // next revision to ask for
 	seen     map[string]uint64 // key → revision of the record scheduled
+	// waiting holds quarantine records whose accused member's record is
+	// not known here yet (gossip or the log will bring it): retried after
+	// every answer of the watch, at least every followWait.
+	waiting map[string]recipe.Record
 
 	scheduled, refused prometheus.Counter
 }
@@ -53,7 +57,7 @@ func newFollower(n *Node, replicas []string) *follower {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: "wmsr_agent_fleetlog_changes_" + name + "_total", Help: help})
 	}
 	return &follower{
-		n: n, replicas: replicas, seen: map[string]uint64{},
+		n: n, replicas: replicas, seen: map[string]uint64{}, waiting: map[string]recipe.Record{},
 		scheduled: c("scheduled", "Fleet log records (params, topology, quarantine) scheduled in the engine at their activation round."),
 		refused:   c("refused", "Fleet log records this agent could not apply (malformed, a configuration the engine refuses, an attestation its policy refuses)."),
 	}
@@ -107,6 +111,12 @@ func (f *follower) follow(ctx context.Context, addr string) (progressed bool, er
 		for _, ev := range ch.Events {
 			f.apply(ev)
 		}
+		for key, r := range f.waiting {
+			if err := f.quarantine(r); !errors.Is(err, errRecordUnknown) {
+				delete(f.waiting, key)
+				f.done(r, err)
+			}
+		}
 		f.from = ch.Next
 	}
 }
@@ -138,6 +148,17 @@ func (f *follower) apply(ev recipe.Event) {
 		return // kv/ and member records are not the engine's
 	}
 	f.seen[r.Key] = r.Revision
+	delete(f.waiting, r.Key) // a newer record of the key replaces a waiting one
+	if errors.Is(err, errRecordUnknown) {
+		f.waiting[r.Key] = r
+		f.n.log.Info("node: quarantine record waits for the accused member's record", "key", r.Key, "revision", r.Revision)
+		return
+	}
+	f.done(r, err)
+}
+
+// done counts and logs the outcome of one record.
+func (f *follower) done(r recipe.Record, err error) {
 	if err != nil {
 		f.refused.Inc()
 		f.n.log.Error("node: fleet log record not applied", "key", r.Key, "revision", r.Revision, "round", r.ActivateAt, "err", err)
@@ -146,6 +167,10 @@ func (f *follower) apply(ev recipe.Event) {
 	f.scheduled.Inc()
 	f.n.log.Info("node: fleet log change scheduled", "key", r.Key, "revision", r.Revision, "round", r.ActivateAt)
 }
+
+// errRecordUnknown: a quarantine's proof cannot be checked yet, for want
+// of the accused member's record.
+var errRecordUnknown = errors.New("the accused member's record is not known here yet")
 
 func (f *follower) params(r recipe.Record) error {
 	var p recipe.FleetParams
@@ -255,9 +280,13 @@ func (f *follower) quarantine(r recipe.Record) error {
 	if err != nil {
 		return fmt.Errorf("quarantine of member %d: evidence: %w", id, err)
 	}
+	proven, err := ev.Slot()
+	if err != nil {
+		return fmt.Errorf("quarantine of member %d: evidence: %w", id, err)
+	}
 	m, ok := f.n.eng.Member(id)
-	if !ok {
-		return fmt.Errorf("quarantine of member %d: its member record is not known here, so the evidence cannot be checked", id)
+	if !ok || m.Epoch < proven.Epoch {
+		return fmt.Errorf("quarantine of member %d epoch %d: %w", id, proven.Epoch, errRecordUnknown)
 	}
 	slot, err := attest.VerifyEvidence(ev, &m)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/wmsr/wmsr/agent/mqttfabric"
 	"github.com/wmsr/wmsr/agent/node"
 	"github.com/wmsr/wmsr/attest"
+	"github.com/wmsr/wmsr/attest/attesttest"
 	"github.com/wmsr/wmsr/recipe"
 	"github.com/wmsr/wmsr/recipe/replicacmd"
 	"github.com/wmsr/wmsr/wmsr"
@@ -250,10 +251,63 @@ func TestAgentRecordsFromLog(t *testing.T) {
 	go func() { defer close(done); _ = nd.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	// Agent 2 restarted once: its epoch 2 is in the log.
-	b2, err := replicacmd.Backend(fleet, seed, 2, 2)
+	// Agent 2 restarted once: its epoch 2 is in the log. Before agent 1
+	// knows that record, a proof that epoch 2 equivocated is logged: agent
+	// 1 cannot check it yet, keeps it, and applies it once the record
+	// arrives.
+	// Epoch 2's keys from a fixed seed, so that two holders of them (the
+	// equivocator's twins) can be made.
+	epoch2 := func() *attest.SoftBackend {
+		t.Helper()
+		b, err := attest.NewSoftBackend(2, 2, fleet.BinaryHash, attesttest.Rand(seed<<8|2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := fleet.CA.Issue(b.CertRequest(), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Install(st); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b2 := epoch2()
+	var envs [][]byte
+	for i := range 2 {
+		twin := epoch2()
+		s, err := attest.NewBroadcastSender(twin.Identity(), 99, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := s.Seal(nil, agent.KindRoundValue, []byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	ev, err := attest.NewEvidence(envs[0], envs[1])
 	if err != nil {
 		t.Fatal(err)
+	}
+	proof, _ := ev.MarshalBinary()
+	var round uint64
+	waitFor(t, "agent 1 running rounds", 10*time.Second, func() bool {
+		r, started := nd.Engine().Round()
+		round = r
+		return started
+	})
+	rQ := round + 20 // two seconds ahead
+	q2, _ := recipe.PutQuarantine(recipe.Quarantine{Member: 2, Reason: "equivocation", Evidence: proof}, rQ)
+	waitFor(t, "the quarantine of member 2 committed", 10*time.Second, func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer pcancel()
+		_, err := recipe.ProposeAny(pctx, clients, recipe.OperatorKey(opPriv), q2)
+		return err == nil
+	})
+	time.Sleep(300 * time.Millisecond) // agent 1 sees it, without the record
+	if _, ok := nd.Engine().Member(2); ok {
+		t.Fatal("agent 1 knows member 2 before its record is logged")
 	}
 	key2, err := recipe.MemberKey(b2)
 	if err != nil {
@@ -273,6 +327,15 @@ func TestAgentRecordsFromLog(t *testing.T) {
 		m, ok := nd.Engine().Member(2)
 		return ok && m.Epoch == 2
 	})
+	if r, _ := nd.Engine().Round(); r+1 < rQ && slices.Contains(nd.Engine().Quarantined(), 2) {
+		t.Fatalf("member 2 quarantined at round %d, before the logged round %d", r, rQ)
+	}
+	waitFor(t, "the waiting quarantine of member 2 in effect", 10*time.Second, func() bool {
+		return slices.Contains(nd.Engine().Quarantined(), 2)
+	})
+	if r, _ := nd.Engine().Round(); r < rQ {
+		t.Fatalf("member 2 quarantined at round %d, before the logged round %d", r, rQ)
+	}
 	// Agent 1's own record, announced at start.
 	reader, err := recipe.DialClient(ctx, clients[0], nil)
 	if err != nil {
