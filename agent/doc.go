@@ -36,6 +36,14 @@
 // A neighbour without a usable value at the update is an omission; W-MSR
 // tolerates it, and the report counts it.
 //
+// Configuration changes agreed in the fleet configuration log (F, the in-
+// and out-neighbours, quarantines) reach the engine as Change values with
+// the round they take effect at (Engine.Schedule); Begin(t) puts every
+// change due by t into effect before sealing, so the whole fleet sends,
+// receives and updates round t under the same configuration, however late
+// each agent learned of it. Neighbours that stay keep what the engine
+// holds of them.
+//
 // Delegate (memberlist style) receives every RoundReport and every new
 // proof; Metrics are registered on a caller-supplied
 // prometheus.Registerer (rounds, value, disagreement, accepted and
@@ -66,9 +74,11 @@
 //     under a higher epoch) and SetAlive (a neighbour declared dead leaves
 //     the in-neighbour set).
 //   - agent/node: the composition of identity, engine, runner, fabric,
-//     membership, robustness re-check of the live topology and
-//     publication of equivocation evidence to the fleet configuration
-//     log, shared by cmd/wmsr-agent and examples/drones.
+//     membership, robustness re-check of the live topology, publication
+//     of equivocation evidence and of the agent's own epoch to the fleet
+//     configuration log, and the follower that watches that log and
+//     schedules its changes in the engine; shared by cmd/wmsr-agent and
+//     examples/drones.
 //
 // # States and dynamics
 //
