@@ -122,7 +122,7 @@ func (e *Engine) applyPending(t uint64) int {
 			e.cfg.OutNeighbours = c.OutNeighbours
 			for _, id := range c.OutNeighbours {
 				if m, ok := e.known[id]; ok && e.hmac {
-					if err := e.outSender(m); err != nil {
+					if _, err := e.outSender(m); err != nil {
 						e.log.Warn("agent: out-neighbour not applied", "member", id, "err", err)
 					}
 				}

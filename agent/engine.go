@@ -307,31 +307,28 @@ func (e *Engine) UpdateMember(m attest.Member) (bool, error) {
 		applied = true
 	}
 	if e.hmac && slices.Contains(e.cfg.OutNeighbours, m.ID) {
-		if old := e.outs[m.ID]; old != nil {
-			if st := old.Stream(); st.DestEpoch >= m.Epoch {
-				return applied, nil // this record, or an older one
-			}
-		}
-		if err := e.outSender(m); err != nil {
+		made, err := e.outSender(m)
+		if err != nil {
 			return applied, err
 		}
-		applied = true
+		applied = applied || made
 	}
 	return applied, nil
 }
 
 // outSender makes the pairwise sender for out-neighbour m (HMAC suite),
-// unless one of m's epoch or a later one exists. e.mu is held.
-func (e *Engine) outSender(m attest.Member) error {
+// unless one of m's epoch or a later one exists, and reports whether it
+// made one. e.mu is held.
+func (e *Engine) outSender(m attest.Member) (bool, error) {
 	if old := e.outs[m.ID]; old != nil && old.Stream().DestEpoch >= m.Epoch {
-		return nil
+		return false, nil // this record, or an older one
 	}
 	s, err := attest.NewUnicastSender(e.self, &m, attest.SuiteHMACSHA256, false)
 	if err != nil {
-		return fmt.Errorf("agent: out-neighbour %d epoch %d: %w", m.ID, m.Epoch, err)
+		return false, fmt.Errorf("agent: out-neighbour %d epoch %d: %w", m.ID, m.Epoch, err)
 	}
 	e.outs[m.ID] = s
-	return nil
+	return true, nil
 }
 
 // SetAlive records what membership says about a neighbour. A dead

@@ -369,20 +369,23 @@ func FuzzParseClientRequest(f *testing.F) {
 	})
 }
 
-// TestWriteFuzzCorpus regenerates testdata/fuzz/FuzzParseClientRequest
+// TestWriteFuzzCorpus regenerates the seed corpora of FuzzParseClientRequest
+// and FuzzDecodeChanges in testdata/fuzz
 // (RECIPE_WRITE_CORPUS=1 go test ./recipe/ -run TestWriteFuzzCorpus).
 func TestWriteFuzzCorpus(t *testing.T) {
 	if os.Getenv("RECIPE_WRITE_CORPUS") == "" {
 		t.Skip("set RECIPE_WRITE_CORPUS=1")
 	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseClientRequest")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range fuzzSeeds(t) {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(s)))
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%d", i)), []byte(body), 0o644); err != nil {
+	for name, seeds := range map[string][][]byte{"FuzzParseClientRequest": fuzzSeeds(t), "FuzzDecodeChanges": changesSeeds(t)} {
+		dir := filepath.Join("testdata", "fuzz", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
+		}
+		for i, s := range seeds {
+			body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(s)))
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%d", i)), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -108,12 +108,10 @@ func (s *Store) appendChanges(dst []byte, from uint64) ([]byte, error) {
 		}
 	}
 	at := len(dst)
-	dst = append(dst, flags)
-	dst = binary.BigEndian.AppendUint64(dst, s.applied)
-	dst = binary.BigEndian.AppendUint64(dst, 0) // next, below
-	dst = binary.BigEndian.AppendUint32(dst, 0) // count, below
+	dst = appendChangesHeader(dst, flags, s.applied, 0, 0) // next and count below
 	next, count := max(from, s.applied+1), 0
-	for _, e := range evs {
+	for i := range evs {
+		e := &evs[i]
 		if len(dst)-at+eventHeader+len(e.Record.Key)+len(e.Record.Value) > maxChangesBytes {
 			if flags == flagSnapshot || count == 0 {
 				return dst[:at], fmt.Errorf("%w: the configuration does not fit one answer of %d bytes", ErrMalformed, maxChangesBytes)
@@ -121,18 +119,29 @@ func (s *Store) appendChanges(dst []byte, from uint64) ([]byte, error) {
 			next = e.Revision
 			break
 		}
-		dst = binary.BigEndian.AppendUint64(dst, e.Revision)
-		dst = append(dst, byte(e.Op))
-		dst = binary.BigEndian.AppendUint64(dst, e.Record.ActivateAt)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.Record.Key)))
-		dst = append(dst, e.Record.Key...)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Record.Value)))
-		dst = append(dst, e.Record.Value...)
+		dst = appendEvent(dst, e)
 		count++
 	}
 	binary.BigEndian.PutUint64(dst[at+9:], next)
 	binary.BigEndian.PutUint32(dst[at+17:], uint32(count))
 	return dst, nil
+}
+
+func appendChangesHeader(dst []byte, flags byte, revision, next uint64, count uint32) []byte {
+	dst = append(dst, flags)
+	dst = binary.BigEndian.AppendUint64(dst, revision)
+	dst = binary.BigEndian.AppendUint64(dst, next)
+	return binary.BigEndian.AppendUint32(dst, count)
+}
+
+func appendEvent(dst []byte, e *Event) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, e.Revision)
+	dst = append(dst, byte(e.Op))
+	dst = binary.BigEndian.AppendUint64(dst, e.Record.ActivateAt)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.Record.Key)))
+	dst = append(dst, e.Record.Key...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Record.Value)))
+	return append(dst, e.Record.Value...)
 }
 
 // decodeChanges decodes a changes answer strictly: it never panics, and
@@ -189,4 +198,58 @@ func decodeChanges(b []byte) (Changes, error) {
 		return Changes{}, fmt.Errorf("%w: %d bytes after the events", ErrMalformed, len(b))
 	}
 	return ch, nil
+}
+
+// Follow watches the log through the replicas at addrs, from revision
+// from on, until ctx ends, and calls fn with every answer (an answer with
+// no events when a wait ends quietly). A replica that fails is left for
+// the next one, after a backoff that grows to 5 s while no replica
+// answers; failed, if not nil, hears each failure. Each request is held
+// up to wait at the replica (the long poll). Follow returns ctx's error.
+func Follow(ctx context.Context, addrs []string, from uint64, wait time.Duration, fn func(Changes), failed func(addr string, err error)) error {
+	if len(addrs) == 0 {
+		return fmt.Errorf("%w: no replica addresses to follow", ErrMalformed)
+	}
+	backoff := 100 * time.Millisecond
+	for i := 0; ; i++ {
+		addr := addrs[i%len(addrs)]
+		answered, err := followOne(ctx, addr, &from, wait, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if answered {
+			backoff = 100 * time.Millisecond
+		}
+		if failed != nil {
+			failed(addr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// followOne watches through one replica until it fails.
+func followOne(ctx context.Context, addr string, from *uint64, wait time.Duration, fn func(Changes)) (answered bool, err error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	c, err := DialClient(dctx, addr, nil)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, wait+5*time.Second)
+		ch, err := c.Changes(cctx, *from, wait)
+		cancel()
+		if err != nil {
+			return answered, err
+		}
+		answered = true
+		fn(ch)
+		*from = ch.Next
+	}
 }

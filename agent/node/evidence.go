@@ -119,32 +119,18 @@ func (p *publisher) announce(ctx context.Context) {
 		p.log.Error("node: agent record not proposed", "err", err)
 		return
 	}
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := p.try(pctx, cmd)
-		cancel()
-		switch {
-		case err == nil:
-			p.log.Info("node: agent record committed to the fleet log", "key", cmd.Key)
-			return
-		case errors.Is(err, recipe.ErrStaleEpoch):
-			p.log.Error("node: the fleet log holds a newer epoch of this agent: this process runs on rolled-back state (an old identity state directory?) and peers following the log refuse it", "err", err)
-			return
-		case errors.Is(err, recipe.ErrForbidden), errors.Is(err, recipe.ErrUnknownClient), errors.Is(err, recipe.ErrMalformed):
-			p.log.Warn("node: the fleet log refuses this agent's record", "err", err)
-			return
-		}
-		p.log.Debug("node: agent record not committed yet", "err", err)
-		p.closeClient()
-		p.mu.Lock()
-		p.at = (p.at + 1) % len(p.replicas)
-		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	// ProposeAny retries through leader changes and unreachable replicas
+	// until ctx ends, and tells a late answer to an earlier attempt that
+	// did commit from a refusal.
+	_, err = recipe.ProposeAny(ctx, p.replicas, p.key, cmd)
+	switch {
+	case err == nil:
+		p.log.Info("node: agent record committed to the fleet log", "key", cmd.Key)
+	case ctx.Err() != nil:
+	case errors.Is(err, recipe.ErrStaleEpoch):
+		p.log.Error("node: the fleet log holds a newer epoch of this agent: this process runs on rolled-back state (an old identity state directory?) and peers following the log refuse it", "err", err)
+	default:
+		p.log.Warn("node: the fleet log refuses this agent's record", "err", err)
 	}
 }
 

@@ -69,19 +69,13 @@ func startLog(t *testing.T, seed uint64, operators []ed25519.PublicKey) (*attest
 	return fleet, clients
 }
 
-// An equivocating neighbour is caught, and the proof ends up in the fleet
-// configuration log (three recipe replicas on loopback) as a quarantine
-// record signed by the agent that caught it, verifiable by anyone.
-func TestEvidenceReachesFleetLog(t *testing.T) {
-	const seed, fleetName = 77, "evidence"
-	fleet, clients := startLog(t, seed, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	// Agents 1-3 are normal, 4 equivocates; every record is known up front.
+// admittedMembers returns the epoch-1 backends of members 1..n of the
+// test fleet of seed, and their records as the fleet's policy admits them.
+func admittedMembers(t *testing.T, fleet *attesttest.Fleet, seed uint64, n int) (map[attest.MemberID]*attest.SoftBackend, []attest.Member) {
+	t.Helper()
 	backend := map[attest.MemberID]*attest.SoftBackend{}
 	var members []attest.Member
-	for id := attest.MemberID(1); id <= 4; id++ {
+	for id := attest.MemberID(1); id <= attest.MemberID(n); id++ {
 		b, err := replicacmd.Backend(fleet, seed, id, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -96,18 +90,63 @@ func TestEvidenceReachesFleetLog(t *testing.T) {
 		}
 		backend[id], members = b, append(members, m)
 	}
-	url := startBroker(t, fleetName)
-	dial := func(id attest.MemberID) *mqttfabric.Fabric {
-		fc := mqttfabric.DefaultConfig()
-		fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{url}, fleetName, id, []byte(token)
-		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-		defer dcancel()
-		f, err := mqttfabric.Dial(dctx, fc)
+	return backend, members
+}
+
+// dialFabric connects member id of fleetName to the broker at url.
+func dialFabric(t *testing.T, ctx context.Context, url, fleetName string, id attest.MemberID) *mqttfabric.Fabric {
+	t.Helper()
+	fc := mqttfabric.DefaultConfig()
+	fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{url}, fleetName, id, []byte(token)
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	f, err := mqttfabric.Dial(dctx, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// equivocationProof returns encoded evidence that the member whose keys a
+// and b both hold signed two values under one counter.
+func equivocationProof(t *testing.T, a, b attest.Backend) []byte {
+	t.Helper()
+	var envs [][]byte
+	for i, holder := range []attest.Backend{a, b} {
+		s, err := attest.NewBroadcastSender(holder.Identity(), 99, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return f
+		env, err := s.Seal(nil, agent.KindRoundValue, []byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
 	}
+	ev, err := attest.NewEvidence(envs[0], envs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := ev.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof
+}
+
+// An equivocating neighbour is caught, and the proof ends up in the fleet
+// configuration log (three recipe replicas on loopback) as a quarantine
+// record signed by the agent that caught it, verifiable by anyone.
+func TestEvidenceReachesFleetLog(t *testing.T) {
+	const seed, fleetName = 77, "evidence"
+	fleet, clients := startLog(t, seed, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	// Agents 1-3 are normal, 4 equivocates; every record is known up front.
+	backend, members := admittedMembers(t, fleet, seed, 4)
+	url := startBroker(t, fleetName)
+	dial := func(id attest.MemberID) *mqttfabric.Fabric { return dialFabric(t, ctx, url, fleetName, id) }
 	period := 50 * time.Millisecond
 	epoch := time.Now().Add(300 * time.Millisecond).Truncate(time.Millisecond)
 	for id := attest.MemberID(1); id <= 3; id++ {

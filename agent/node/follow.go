@@ -34,7 +34,6 @@ const followWait = 10 * time.Second
 type follower struct {
 	n        *Node
 	replicas []string
-	from     uint64            // next revision to ask for
 	seen     map[string]uint64 // key → revision of the record scheduled
 	// waiting holds quarantine records whose accused member's record is
 	// not known here yet (gossip or the log will bring it): retried after
@@ -67,57 +66,25 @@ func (f *follower) collectors() []prometheus.Collector {
 	return []prometheus.Collector{f.scheduled, f.refused}
 }
 
-// run follows the log until ctx ends, moving to the next replica when one
-// fails, with a bounded backoff.
+// run follows the log until ctx ends (recipe.Follow: the replicas in
+// turn, a long poll each).
 func (f *follower) run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for i := 0; ctx.Err() == nil; i++ {
-		addr := f.replicas[i%len(f.replicas)]
-		progressed, err := f.follow(ctx, addr)
-		if ctx.Err() != nil {
-			return
-		}
-		if progressed {
-			backoff = 100 * time.Millisecond
-		}
+	_ = recipe.Follow(ctx, f.replicas, 0, followWait, f.answer, func(addr string, err error) {
 		f.n.log.Debug("node: fleet log watch", "replica", addr, "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
+	})
 }
 
-// follow watches through one replica until it fails; progressed reports
-// whether any answer came back.
-func (f *follower) follow(ctx context.Context, addr string) (progressed bool, err error) {
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	c, err := recipe.DialClient(dctx, addr, nil)
-	cancel()
-	if err != nil {
-		return false, err
+// answer applies one answer of the watch, then retries the quarantines
+// that wait for a member record.
+func (f *follower) answer(ch recipe.Changes) {
+	for _, ev := range ch.Events {
+		f.apply(ev)
 	}
-	defer c.Close()
-	for {
-		cctx, cancel := context.WithTimeout(ctx, followWait+5*time.Second)
-		ch, err := c.Changes(cctx, f.from, followWait)
-		cancel()
-		if err != nil {
-			return progressed, err
+	for key, r := range f.waiting {
+		if err := f.quarantine(r); !errors.Is(err, errRecordUnknown) {
+			delete(f.waiting, key)
+			f.done(r, err)
 		}
-		progressed = true
-		for _, ev := range ch.Events {
-			f.apply(ev)
-		}
-		for key, r := range f.waiting {
-			if err := f.quarantine(r); !errors.Is(err, errRecordUnknown) {
-				delete(f.waiting, key)
-				f.done(r, err)
-			}
-		}
-		f.from = ch.Next
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wmsr/wmsr/agent"
-	"github.com/wmsr/wmsr/agent/mqttfabric"
 	"github.com/wmsr/wmsr/agent/node"
 	"github.com/wmsr/wmsr/attest"
 	"github.com/wmsr/wmsr/attest/attesttest"
@@ -55,37 +54,14 @@ func TestFleetFollowsLog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	backend := map[attest.MemberID]*attest.SoftBackend{}
-	var members []attest.Member
-	for id := attest.MemberID(1); id <= 4; id++ {
-		b, err := replicacmd.Backend(fleet, seed, id, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		att, err := b.Attest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := fleet.Admitter.Admit(att, nil, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		backend[id], members = b, append(members, m)
-	}
+	backend, members := admittedMembers(t, fleet, seed, 4)
 	url := startBroker(t, fleetName)
 	period := 50 * time.Millisecond
 	epoch := time.Now().Add(300 * time.Millisecond).Truncate(time.Millisecond)
 	rec := map[attest.MemberID]*reports{}
 	nodes := map[attest.MemberID]*node.Node{}
 	for id := attest.MemberID(1); id <= 4; id++ {
-		fc := mqttfabric.DefaultConfig()
-		fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{url}, fleetName, id, []byte(token)
-		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-		fab, err := mqttfabric.Dial(dctx, fc)
-		dcancel()
-		if err != nil {
-			t.Fatal(err)
-		}
+		fab := dialFabric(t, ctx, url, fleetName, id)
 		cfg := agent.DefaultConfig()
 		cfg.ID, cfg.Initial, cfg.Scope, cfg.Period, cfg.Epoch = id, []float64{float64(id)}, wmsr.Total(0), period, epoch
 		for n := attest.MemberID(1); n <= 4; n++ {
@@ -139,23 +115,7 @@ func TestFleetFollowsLog(t *testing.T) {
 	// holders of its keys under one counter), member 3 with a bogus one.
 	twinA, _ := replicacmd.Backend(fleet, seed, 4, 1)
 	twinB, _ := replicacmd.Backend(fleet, seed, 4, 1)
-	var envs [][]byte
-	for i, b := range []*attest.SoftBackend{twinA, twinB} {
-		s, err := attest.NewBroadcastSender(b.Identity(), 99, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := s.Seal(nil, agent.KindRoundValue, []byte{byte(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		envs = append(envs, env)
-	}
-	ev, err := attest.NewEvidence(envs[0], envs[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	proof, _ := ev.MarshalBinary()
+	proof := equivocationProof(t, twinA, twinB)
 	rQ := rTopo + 10
 	q4, _ := recipe.PutQuarantine(recipe.Quarantine{Member: 4, Reason: "equivocation", Evidence: proof}, rQ)
 	propose(q4)
@@ -233,14 +193,7 @@ func TestAgentRecordsFromLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := mqttfabric.DefaultConfig()
-	fc.Brokers, fc.Fleet, fc.ID, fc.Password = []string{url}, fleetName, 1, []byte(token)
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	fab, err := mqttfabric.Dial(dctx, fc)
-	dcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fab := dialFabric(t, ctx, url, fleetName, 1)
 	cfg := agent.DefaultConfig()
 	cfg.ID, cfg.Neighbours, cfg.Initial, cfg.Scope = 1, []attest.MemberID{2}, []float64{0}, wmsr.Total(0)
 	nd, err := node.New(ctx, node.Options{Engine: cfg, Backend: b1, Fabric: fab, FleetLog: clients, Admitter: fleet.Admitter})
@@ -273,24 +226,7 @@ func TestAgentRecordsFromLog(t *testing.T) {
 		return b
 	}
 	b2 := epoch2()
-	var envs [][]byte
-	for i := range 2 {
-		twin := epoch2()
-		s, err := attest.NewBroadcastSender(twin.Identity(), 99, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := s.Seal(nil, agent.KindRoundValue, []byte{byte(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		envs = append(envs, env)
-	}
-	ev, err := attest.NewEvidence(envs[0], envs[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	proof, _ := ev.MarshalBinary()
+	proof := equivocationProof(t, epoch2(), epoch2())
 	var round uint64
 	waitFor(t, "agent 1 running rounds", 10*time.Second, func() bool {
 		r, started := nd.Engine().Round()

@@ -37,7 +37,9 @@ at once by that agent only.
 
 set-topology and set-params decide first, with topology/, whether the
 topology they would leave the fleet on tolerates F (F-total: (F+1,F+1)-
-robust) and refuse a change that it provably does not, unless --force.
+robust) and refuse a change that it provably does not, unless --force
+(set-params checks only when the log holds a topology; set-topology checks
+against --f, or the log's F).
 Writes are signed with an operator key (keygen --ca-out op.pem makes one;
 its op.pem.pub line goes in the replicas' client-keys file).`
 
@@ -214,48 +216,28 @@ func newLogWatchCmd() *cobra.Command {
 			if err := lf.resolve(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			for i := 0; ctx.Err() == nil; i++ {
-				err := watchOne(ctx, lf.replicas[i%len(lf.replicas)], &from, cmd.OutOrStdout())
-				if ctx.Err() != nil {
-					break
+			w, failures := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			// A failed write (the reader went away) ends the watch.
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
+			var werr error
+			_ = recipe.Follow(ctx, lf.replicas, from, 10*time.Second, func(ch recipe.Changes) {
+				for _, e := range ch.Events {
+					if werr == nil {
+						if werr = printEvent(w, e, ch.Snapshot); werr != nil {
+							stop()
+						}
+					}
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wmsr-agent: log watch: %v (trying the next replica)\n", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
-			return nil
+			}, func(addr string, err error) {
+				fmt.Fprintf(failures, "wmsr-agent: log watch: replica %s: %v (trying the next replica)\n", addr, err)
+			})
+			return werr
 		},
 	}
 	lf.register(c)
 	c.Flags().Uint64Var(&from, "from", 0, "first revision to print (0: the current records, then every change; a revision older than the replica's history also gets the current records, marked \"snapshot\")")
 	return c
-}
-
-func watchOne(ctx context.Context, addr string, from *uint64, w io.Writer) error {
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	c, err := recipe.DialClient(dctx, addr, nil)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		ch, err := c.Changes(cctx, *from, 10*time.Second)
-		cancel()
-		if err != nil {
-			return err
-		}
-		for _, e := range ch.Events {
-			if err := printEvent(w, e, ch.Snapshot); err != nil {
-				return err
-			}
-		}
-		*from = ch.Next
-	}
 }
 
 // changeFlags are the flags of the set- subcommands.
