@@ -11,7 +11,7 @@ import (
 	"hash"
 
 	"filippo.io/edwards25519"
-	"github.com/hdevalence/ed25519consensus"
+	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 const (
@@ -21,20 +21,52 @@ const (
 	KeySize = 32
 )
 
-// verifyEd25519 is the only Ed25519 verification rule used anywhere in this
-// package: single envelopes, batches and equivocation evidence.
+// verifyEd25519 and its two siblings below (a cached expanded key, and
+// batches in OpenBatch) are the only Ed25519 verification rule used
+// anywhere in this package: single envelopes, batches and equivocation
+// evidence.
 //
 // It implements ZIP-215 (cofactored verification, non-canonical point
-// encodings accepted, s < L required) via ed25519consensus. The reason is
-// consistency, which is a safety property here: batch verification is only
-// sound with the cofactored equation, and if some receivers (batching) used
-// different rules from others (single, or a third party checking evidence),
-// a Byzantine sender could craft one signature that half the fleet accepts
+// encodings accepted, s < L required). The reason is consistency, which is
+// a safety property here: batch verification is only sound with the
+// cofactored equation, and if some receivers (batching) used different
+// rules from others (single, or a third party checking evidence), a
+// Byzantine sender could craft one signature that half the fleet accepts
 // and half rejects — a split view, i.e. exactly the equivocation this
 // package exists to prevent. RFC 8032 signers (crypto/ed25519) produce
 // signatures valid under both rules.
+//
+// The implementation is curve25519-voi's, with its ZIP-215 preset. Against
+// ed25519consensus (the same rule, used before), measured in one run of
+// BenchmarkEd25519Verify: 0.62× the time per verification, 0.52× with a
+// receiver's cached expanded key (the sender's point decoded once, at
+// admission), 0.38× per signature in batches of six. The tests check it
+// against ed25519consensus on the ZIP-215 edge cases (every small-order
+// and non-canonical encoding of A and R) and on genuine, corrupted and
+// non-canonical signatures, in single, expanded and batch form: the rule
+// did not change with the implementation.
 func verifyEd25519(pub ed25519.PublicKey, msg, sig []byte) bool {
-	return ed25519consensus.Verify(pub, msg, sig)
+	return len(pub) == ed25519.PublicKeySize && voied25519.VerifyWithOptions(voied25519.PublicKey(pub), msg, sig, zip215)
+}
+
+// verifyExpanded is verifyEd25519 with the key decoded once (see
+// expandSignKey).
+func verifyExpanded(pub *voied25519.ExpandedPublicKey, msg, sig []byte) bool {
+	return voied25519.VerifyExpandedWithOptions(pub, msg, sig, zip215)
+}
+
+// zip215 selects the ZIP-215 rule for every voi call; never nil, so the
+// voi calls that panic on bad options cannot.
+var zip215 = &voied25519.Options{Verify: voied25519.VerifyOptionsZIP_215}
+
+// expandSignKey decodes an admitted member's Ed25519 key once, for
+// verifyExpanded and batches.
+func expandSignKey(pub ed25519.PublicKey) (*voied25519.ExpandedPublicKey, error) {
+	x, err := voied25519.NewExpandedPublicKey(voied25519.PublicKey(pub))
+	if err != nil {
+		return nil, fmt.Errorf("%w: ed25519 public key: %v", ErrInvalidKey, err)
+	}
+	return x, nil
 }
 
 // checkSignKey rejects Ed25519 public keys that are malformed, encoded
