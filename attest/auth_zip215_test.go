@@ -213,3 +213,36 @@ func BenchmarkEd25519Verify(b *testing.B) {
 		}
 	})
 }
+
+// TestSignMatchesStdlib: Identity.sign (curve25519-voi) gives
+// crypto/ed25519's bytes, as deterministic RFC 8032 signing must.
+func TestSignMatchesStdlib(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	id := &Identity{signPriv: priv}
+	for i := range 64 {
+		m := make([]byte, i*7)
+		for j := range m {
+			m[j] = byte(i * j)
+		}
+		if got, want := id.sign(m), ed25519.Sign(priv, m); !slices.Equal(got, want) {
+			t.Fatalf("message %d: sign %x, crypto/ed25519 %x", i, got, want)
+		}
+	}
+}
+
+// BenchmarkEd25519Sign: Identity.sign against crypto/ed25519, same run.
+func BenchmarkEd25519Sign(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	id := &Identity{signPriv: priv}
+	msg := make([]byte, 80)
+	b.Run("crypto-ed25519", func(b *testing.B) {
+		for range b.N {
+			ed25519.Sign(priv, msg)
+		}
+	})
+	b.Run("identity", func(b *testing.B) {
+		for range b.N {
+			id.sign(msg)
+		}
+	})
+}
