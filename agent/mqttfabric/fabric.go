@@ -58,6 +58,10 @@ type Fabric struct {
 	subMu   sync.Mutex
 	want    []attest.MemberID            // the set asked for by Subscribe
 	applied map[attest.MemberID]struct{} // the set the broker confirmed on this connection
+	// hear is want as a set, read by onMessage without a lock: messages
+	// from anyone else (still in flight after an unsubscription) are
+	// dropped there, as paho's per-topic routes used to drop them.
+	hear atomic.Pointer[map[attest.MemberID]struct{}]
 
 	peerMu sync.Mutex
 	peers  map[attest.MemberID]string // last state message per peer
@@ -107,6 +111,12 @@ func Dial(ctx context.Context, cfg Config) (*Fabric, error) {
 		SetPingTimeout(cfg.KeepAlive/2).
 		SetBinaryWill(f.state, []byte(mqtttopic.StateLost), 1, true).
 		SetOnConnectHandler(f.onConnect).
+		// One handler for every message instead of a route per
+		// subscription: paho matches each message against every route
+		// with two strings.Split calls, which was a fifth of all the
+		// bytes allocated by a 100-agent fleet (BenchmarkFleetRound).
+		// onMessage parses the topic once and filters by hear.
+		SetDefaultPublishHandler(f.onMessage).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			f.connLost.Add(1)
 			f.cfg.Logger.Warn("mqtt connection lost", "err", err)
@@ -276,6 +286,11 @@ func (f *Fabric) Subscribe(ctx context.Context, from []attest.MemberID) error {
 	f.subMu.Lock()
 	defer f.subMu.Unlock()
 	f.want = slices.Clone(from)
+	hear := make(map[attest.MemberID]struct{}, len(from))
+	for _, id := range from {
+		hear[id] = struct{}{}
+	}
+	f.hear.Store(&hear)
 	if !f.client.IsConnectionOpen() {
 		return nil // onConnect applies it
 	}
@@ -320,7 +335,7 @@ func (f *Fabric) syncLocked(ctx context.Context) error {
 		}
 	}
 	if len(add) > 0 {
-		tok := f.client.SubscribeMultiple(add, f.onMessage)
+		tok := f.client.SubscribeMultiple(add, nil) // nil: the default handler
 		if err := f.wait(ctx, tok, f.cfg.SubscribeTimeout); err != nil {
 			return fmt.Errorf("mqttfabric: subscribe: %w", err)
 		}
@@ -344,6 +359,11 @@ func (f *Fabric) onMessage(_ paho.Client, m paho.Message) {
 	id, leaf, err := mqtttopic.Parse(f.cfg.Fleet, m.Topic())
 	if err != nil {
 		f.malformed.Add(1)
+		return
+	}
+	if hear := f.hear.Load(); hear == nil {
+		return
+	} else if _, ok := (*hear)[id]; !ok {
 		return
 	}
 	switch leaf {
