@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"math"
 	"testing"
@@ -76,15 +75,22 @@ func TestEngineHMACBundles(t *testing.T) {
 	if o := es[1].Deliver(agent.Delivery{Envelope: truncated}); o.Accepted || o.Reason != attest.ReasonMalformed.String() {
 		t.Fatalf("a truncated bundle: %+v", o)
 	}
-	// A MAC flipped in the entry for 1 (entries close the bundle: count
-	// of them, 24 bytes then a 32-byte MAC each).
+	// A MAC flipped in the envelope for 1, bundled again.
 	round(3, false)
-	tampered := bytes.Clone(envs[2])
-	const entry = 24 + 32
-	for at := len(tampered) - int(tampered[3])*entry; at < len(tampered); at += entry {
-		if binary.BigEndian.Uint64(tampered[at:]) == 1 {
-			tampered[at+24] ^= 1
+	var parts [][]byte
+	if err := agent.DecodeBundle(envs[2], func(one []byte) bool {
+		one = bytes.Clone(one)
+		if env, err := attest.Parse(one); err == nil && env.Stream.Dest == 1 {
+			one[len(one)-1] ^= 1 // the MAC closes the envelope
 		}
+		parts = append(parts, one)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tampered, err := agent.AppendBundle(nil, parts)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if o := es[1].Deliver(agent.Delivery{Envelope: tampered}); o.Accepted || o.Reason != attest.ReasonForged.String() {
 		t.Fatalf("a tampered bundle: %+v", o)

@@ -144,9 +144,16 @@ func TestBundleRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if whole := len(envs[0]) * 3; len(b) >= whole*3/4 {
+	// The layout of payload.go: a 9-byte head (ids, epoch and length are
+	// one-byte varints here), the payload, and per receiver its id, epoch
+	// and counter (one byte each) and a 32-byte MAC.
+	if want := 9 + len(p) + 3*(3+32); len(b) != want {
+		t.Fatalf("bundle of %d bytes for a %d-byte payload, want %d", len(b), len(p), want)
+	}
+	if whole := len(envs[0]) * 3; len(b) >= whole/2 {
 		t.Fatalf("bundle of %d bytes for %d bytes of envelopes", len(b), whole)
 	}
+	t.Logf("payload %d bytes, bundle for 3: %d bytes", len(p), len(b))
 	var got [][]byte
 	if err := agent.DecodeBundle(b, func(e []byte) bool { got = append(got, bytes.Clone(e)); return true }); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,10 @@ func (s Suite) String() string {
 	return fmt.Sprintf("suite(%d)", uint8(s))
 }
 
+// AuthSize returns the authenticator length of s in bytes, or 0 for an
+// unknown suite.
+func (s Suite) AuthSize() int { return s.authLen() }
+
 // authLen returns the authenticator length of s, or 0 for an unknown suite.
 func (s Suite) authLen() int {
 	switch s {
