@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,7 +88,37 @@ func BenchmarkFleetRound(b *testing.B) {
 			b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 				for _, auth := range []string{"ed25519", "hmac", "none"} {
 					b.Run("auth="+auth, func(b *testing.B) {
-						benchFleetRound(b, br, n, auth)
+						benchFleetRound(b, br, n, auth, 0)
+					})
+				}
+			})
+		}
+	})
+}
+
+// fleetPacedPeriod is BenchmarkFleetPaced's round period: the rate
+// target, 50 rounds/s.
+const fleetPacedPeriod = 20 * time.Millisecond
+
+// BenchmarkFleetPaced: the same fleets as BenchmarkFleetRound, but on a
+// configured period (fleetPacedPeriod) as deployed fleets run, rather than
+// as fast as the machine goes: round t starts at epoch + t·period on every
+// agent. It measures what signing costs at that operating point: the
+// round-completion latency, from the round's scheduled start to the
+// moment the agent holds every in-neighbour's value and has updated (End),
+// p50 and p99 over every agent's every round, and "late", the fraction of
+// agent-rounds that completed after the next round was due. The rate is
+// fixed, so the overhead here is latency, not throughput: p50 and p99 of a
+// signed variant over auth=none's.
+//
+//	go test ./agent/mqttfabric -run '^$' -bench 'BenchmarkFleetPaced' -benchtime 250x -count 3
+func BenchmarkFleetPaced(b *testing.B) {
+	benchBrokers(b, func(b *testing.B, br testBroker) {
+		for _, n := range []int{10, 50, 100} {
+			b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+				for _, auth := range []string{"ed25519", "hmac", "none"} {
+					b.Run("auth="+auth, func(b *testing.B) {
+						benchFleetRound(b, br, n, auth, fleetPacedPeriod)
 					})
 				}
 			})
@@ -109,7 +140,10 @@ type fleetAgent struct {
 	rejected                          map[string]int
 }
 
-func benchFleetRound(b *testing.B, br testBroker, n int, auth string) {
+// benchFleetRound runs BenchmarkFleetRound (period 0: lock-step at the
+// machine's maximum) or BenchmarkFleetPaced (round t due at
+// epoch + t·period).
+func benchFleetRound(b *testing.B, br testBroker, n int, auth string, period time.Duration) {
 	unauthenticated := auth == "none"
 	g, err := graph.Circulant(n, fleetCirculantK, false)
 	if err != nil {
@@ -204,7 +238,7 @@ func benchFleetRound(b *testing.B, br testBroker, n int, auth string) {
 	}
 
 	// Warm-up: connections, Paho's and the broker's buffers, the engines.
-	if err := runFleet(ctx, agents, 0, fleetWarmup, nil); err != nil {
+	if err := runFleet(ctx, agents, 0, fleetWarmup, nil, pace{}); err != nil {
 		b.Fatal(err)
 	}
 	for _, a := range agents {
@@ -222,7 +256,8 @@ func benchFleetRound(b *testing.B, br testBroker, n int, auth string) {
 
 	b.ResetTimer()
 	start := time.Now()
-	err = runFleet(ctx, agents, fleetWarmup, b.N, lat)
+	// The first paced round is due one period from now, for every agent.
+	err = runFleet(ctx, agents, fleetWarmup, b.N, lat, pace{epoch: start.Add(period), period: period})
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {
@@ -266,16 +301,27 @@ func benchFleetRound(b *testing.B, br testBroker, n int, auth string) {
 	slices.Sort(lat)
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rounds/s")
+	if period > 0 {
+		late := len(lat) - sort.Search(len(lat), func(i int) bool { return lat[i] > period })
+		b.ReportMetric(float64(late)/float64(len(lat)), "late")
+	}
 	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
 	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
 	b.ReportMetric(float64(deliveries)/elapsed.Seconds(), "msgs/s")
+}
+
+// pace schedules rounds: with period > 0 the r-th round run is due at
+// epoch + r·period; with period 0 each starts when the previous ends.
+type pace struct {
+	epoch  time.Time
+	period time.Duration
 }
 
 // runFleet runs rounds first … first+count−1 on every agent, one goroutine
 // each, and returns when all are done. lat, if not nil, receives each
 // agent's round-completion latencies: agent i's round first+r at
 // lat[i·count+r].
-func runFleet(ctx context.Context, agents []*fleetAgent, first uint64, count int, lat []time.Duration) error {
+func runFleet(ctx context.Context, agents []*fleetAgent, first uint64, count int, lat []time.Duration, p pace) error {
 	errs := make([]error, len(agents))
 	var wg sync.WaitGroup
 	for i, a := range agents {
@@ -283,18 +329,32 @@ func runFleet(ctx context.Context, agents []*fleetAgent, first uint64, count int
 		if lat != nil {
 			l = lat[i*count : (i+1)*count]
 		}
-		wg.Go(func() { errs[i] = a.run(ctx, first, count, l) })
+		wg.Go(func() { errs[i] = a.run(ctx, first, count, l, p) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// run is the agent's lock-step loop (see BenchmarkFleetRound).
-func (a *fleetAgent) run(ctx context.Context, first uint64, count int, lat []time.Duration) error {
+// run is the agent's loop (see BenchmarkFleetRound and BenchmarkFleetPaced).
+func (a *fleetAgent) run(ctx context.Context, first uint64, count int, lat []time.Duration, p pace) error {
 	inbox := a.fab.Inbox()
 	for r := range count {
 		t := first + uint64(r)
 		start := time.Now()
+		if p.period > 0 {
+			// Latency counts from when the round was due, so an agent
+			// that starts late (still busy with the previous round) is
+			// charged for it.
+			start = p.epoch.Add(time.Duration(r) * p.period)
+			if wait := time.Until(start); wait > 0 {
+				a.timer.Reset(wait)
+				select {
+				case <-a.timer.C:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
 		env, err := a.eng.Begin(t)
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", a.id, err)
