@@ -413,12 +413,20 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 					if e.mode == sharedHelpers {
 						base = andCount(e.in[w], st.B)
 						if k > 0 {
-							base += min(k, andCount(e.in[w], fut))
+							// A node of Q that ends removed is
+							// counted in cq already.
+							base += min(k, andCount(e.in[w], andNot(fut, Q)))
 						}
 					} else if k > 0 {
 						base = min(k, andCount(e.in[w], andNot(fut, Q)))
 					}
 					drop := cq+base < need
+					if e.mode == sharedHelpers && k > 0 && !drop {
+						// A removed node is not lost to S1: against a
+						// pairing, any k of w's support in Q may be
+						// removed nodes rather than members of S2.
+						base = andCount(e.in[w], st.B) + min(k, andCount(e.in[w], fut))
+					}
 					// w survives constraint j unless more than s_j of its
 					// support lies in C_j and the rest cannot make up.
 					room := cq + base - need
