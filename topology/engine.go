@@ -82,7 +82,9 @@ type instance struct {
 	split  bool
 	c1, c2 int
 	// exact: bound S2 by one helper at a time (Lemma 11 of doc.go) once no
-	// helper-free S2 is left. Only with split and c2 ≥ 1. With adaptive,
+	// helper-free S2 is left. Only with split and c2 ≥ 1, or in the
+	// removal search (sharedHelpers) with a budget: there the node removed
+	// later plays the helper (doc.go, after Lemma 14). With adaptive,
 	// a worker stops using the bound once it has pruned too rarely to pay
 	// for itself (it costs a peel per candidate helper).
 	exact, adaptive bool
@@ -171,7 +173,7 @@ func newEngine[S bitset](inst *instance) *engine[S] {
 	g := inst.g
 	n := g.N()
 	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode,
-		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && inst.split && inst.c2 >= 1, adaptive: inst.adaptive,
+		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && (inst.split && inst.c2 >= 1 || inst.mode == sharedHelpers && inst.budget >= 1), adaptive: inst.adaptive,
 		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch}
 	for v := 0; v < n; v++ {
 		for _, u := range g.In(v) {
@@ -282,22 +284,31 @@ func (e *engine[S]) exactQ(st *state[S], Q, fut S, k int, zb *zbufs[S], depth in
 	}
 	cand = andNot(and(cand, fut), st.DX)
 	var cur []S
+	// inc: with k = 1 a buffered Z_x need only be re-peeled from the nodes
+	// that lost an in-neighbour since. With removed nodes the condition
+	// also depends on B and k, so only if neither changed since.
+	inc := k == 1
 	if zb.ok(e.n, depth) {
 		cur = zb.at(depth)
 		if src := st.zxAt; src >= 0 && src != depth {
 			copy(cur, zb.at(src))
+			inc = inc && (e.mode == sideHelpers || zb.spent[src] == st.spent)
 		} else if src < 0 {
 			for i := range cur {
 				cur[i] = e.all
 			}
 		}
 		st.zxAt = depth
+		zb.spent[depth] = st.spent
 	}
 	var none, union S
 	for wi := range len(cand) {
 		for x := cand[wi]; x != 0; x &= x - 1 {
 			h := wi*64 + bits.TrailingZeros64(x)
 			fixed := with(none, h)
+			if e.mode == sharedHelpers {
+				fixed = with(st.B, h)
+			}
 			start := without(Q, h)
 			check := start
 			if cur != nil {
@@ -305,7 +316,7 @@ func (e *engine[S]) exactQ(st *state[S], Q, fut S, k int, zb *zbufs[S], depth in
 				check = start
 				// cur[h] = all: not computed yet on this branch (a real
 				// Z_x never holds x).
-				if k == 1 && cur[h] != e.all {
+				if inc && cur[h] != e.all {
 					check = e.outOf(andNot(cur[h], start), start)
 				}
 			}
@@ -329,8 +340,9 @@ const exactTrial = 1024
 // zbufs holds, per search depth, the exact-mode bounds Z_x of one worker
 // (graphs of up to maxZNodes nodes; larger ones recompute them).
 type zbufs[S bitset] struct {
-	n   int
-	buf []S
+	n     int
+	buf   []S
+	spent []int // st.spent when the buffer of each depth was filled
 }
 
 // maxZNodes bounds the graphs that keep Z_x buffers: n² sets per worker.
@@ -343,6 +355,7 @@ func (z *zbufs[S]) ok(n, depth int) bool {
 	if z.buf == nil {
 		z.n = n
 		z.buf = make([]S, (n+2)*n)
+		z.spent = make([]int, n+2)
 	}
 	return true
 }
@@ -478,6 +491,20 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 	st.lb2 = 0
 	if k > 0 && isEmpty(peel(Q, 0)) {
 		st.lb2 = 1
+		if e.exact && !w.xOff {
+			if Q = e.exactQ(st, Q, fut, k, &w.zb, depth); !isEmpty(Q) {
+				Q = peel(Q, k)
+			}
+			st.Q = Q
+			w.xCalls++
+			if isEmpty(Q) {
+				w.xPrunes++
+				return false
+			}
+			if e.adaptive && w.xCalls == exactTrial && 5*w.xPrunes < 2*w.xCalls {
+				w.xOff = true
+			}
+		}
 	}
 	return st.spent+st.lb2 <= e.budget
 }

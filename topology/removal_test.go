@@ -60,8 +60,9 @@ func removalBrute(g *graph.Digraph, r, f int) bool {
 }
 
 // TestRemovalSearch checks the removal search behind the Byzantine verdict
-// (sharedHelpers) against removalBrute on random digraphs and random k-in
-// digraphs, n ≤ 12, every r and f ≤ 3, and re-verifies every witness.
+// (sharedHelpers), with and without the exact bound of S2 (Lemma 11),
+// against removalBrute on random digraphs and random k-in digraphs,
+// n ≤ 12, every r and f ≤ 3, and re-verifies every witness.
 func TestRemovalSearch(t *testing.T) {
 	ctx := context.Background()
 	count, found := 0, 0
@@ -70,17 +71,19 @@ func TestRemovalSearch(t *testing.T) {
 		for f := 1; f <= min(3, n-2); f++ {
 			for r := 1; r <= (n+1)/2+1; r++ {
 				want := removalBrute(g, r, f)
-				o := decide(ctx, &instance{g: g, t: needs(g, r), budget: f, mode: sharedHelpers}, workers, 0, nil)
-				if !o.complete || o.found != want {
-					t.Fatalf("%v: r=%d f=%d: found %v complete %v, want %v", arcs(g), r, f, o.found, o.complete, want)
-				}
-				if o.found {
-					found++
-					if err := VerifyRemoval(g, *pairFrom(o), r, f); err != nil {
-						t.Fatalf("%v: r=%d f=%d: witness: %v", arcs(g), r, f, err)
+				for _, exact := range []bool{false, true} {
+					o := decide(ctx, &instance{g: g, t: needs(g, r), budget: f, mode: sharedHelpers, exact: exact}, workers, 0, nil)
+					if !o.complete || o.found != want {
+						t.Fatalf("%v: r=%d f=%d exact=%v: found %v complete %v, want %v", arcs(g), r, f, exact, o.found, o.complete, want)
 					}
+					if o.found {
+						found++
+						if err := VerifyRemoval(g, *pairFrom(o), r, f); err != nil {
+							t.Fatalf("%v: r=%d f=%d exact=%v: witness: %v", arcs(g), r, f, exact, err)
+						}
+					}
+					count++
 				}
-				count++
 			}
 		}
 	}
