@@ -422,27 +422,29 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 					}
 					nq := and(e.in[w], Q)
 					cq := count(nq)
-					base := 0
+					// base: w's support outside Q; loose: the same
+					// for the pairing test below.
+					base, loose := 0, 0
 					if e.mode == sharedHelpers {
 						base = andCount(e.in[w], st.B)
+						loose = base
 						if k > 0 {
 							// A node of Q that ends removed is
-							// counted in cq already.
+							// counted in cq already (Lemma 14)...
 							base += min(k, andCount(e.in[w], andNot(fut, Q)))
+							// ...but it is not lost to S1: against a
+							// pairing, any k of w's support in Q may
+							// be removed nodes, not members of S2.
+							loose += min(k, andCount(e.in[w], fut))
 						}
 					} else if k > 0 {
 						base = min(k, andCount(e.in[w], andNot(fut, Q)))
+						loose = base
 					}
 					drop := cq+base < need
-					if e.mode == sharedHelpers && k > 0 && !drop {
-						// A removed node is not lost to S1: against a
-						// pairing, any k of w's support in Q may be
-						// removed nodes rather than members of S2.
-						base = andCount(e.in[w], st.B) + min(k, andCount(e.in[w], fut))
-					}
 					// w survives constraint j unless more than s_j of its
 					// support lies in C_j and the rest cannot make up.
-					room := cq + base - need
+					room := cq + loose - need
 					if room >= maxExcess {
 						continue
 					}
