@@ -211,7 +211,9 @@
 // the node of most need first among equal slacks; MaxS runs its first
 // decisions on a small budget (quickLimit) and computes incumbents
 // (coverPairs: a few weak nodes made stuck by shared helpers, S2 the rest
-// that S1's percolation cannot reach) only if one stalls; MaxR tries each
+// that S1's percolation cannot reach) only if one stalls, and after that,
+// with two values left, decides the larger budget first (a refutation
+// settles both); MaxR tries each
 // top-down step on a small budget, then a local search for a pair with
 // every node at most r−1 in-neighbours across (lowCutPair), then the full
 // decision. In the runs of planGrown (sparse), the search branches on the

@@ -221,3 +221,37 @@ func TestGcoreFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickPathsKIn: maxS on random k-in digraphs, where s at ρ is large,
+// with quick budgets small enough that the incumbents are computed and the
+// two-values-left step (a decision at Lower+1) is taken, against Enumerate.
+func TestQuickPathsKIn(t *testing.T) {
+	ctx := context.Background()
+	for n := 8; n <= 12; n++ {
+		for k := 3; k <= 6; k++ {
+			for seed := uint64(0); seed < 3; seed++ {
+				g, err := graph.KIn(n, k, 1200+seed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, ms, err := Enumerate(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for r := 1; r < len(ms); r++ {
+					for _, quick := range []int64{16, 64} {
+						sr := maxSQuick(ctx, g, r, 0, nil, Options{Workers: 1 + int(seed%2)}, "s", quick)
+						if !sr.Exact || sr.S != ms[r] {
+							t.Fatalf("%v: maxS(%d) quick %d: %+v, enumeration %d", arcs(g), r, quick, sr, ms[r])
+						}
+						if sr.Witness != nil {
+							if err := VerifyViolation(g, *sr.Witness, r, sr.S+1); err != nil {
+								t.Fatalf("%v: maxS(%d) witness: %v", arcs(g), r, err)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
