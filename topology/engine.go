@@ -96,6 +96,10 @@ type instance struct {
 	// qBranch: branch on the candidate that supports the most nodes of Q
 	// (a heuristic for sparse split runs; see search).
 	qBranch bool
+	// ownShare: a node of Q counts itself against the pairing constraints
+	// it lies in (Lemma 14 of doc.go). Sound everywhere; off in the
+	// effort-capped threat searches, whose capped results stay as they were.
+	ownShare bool
 }
 
 // outcome of a decision.
@@ -138,6 +142,7 @@ type engine[S bitset] struct {
 	adaptive bool
 	wlog     bool
 	qBranch  bool
+	ownShare bool
 	all      S
 	order    []int // anchor order
 	workers  int
@@ -174,7 +179,7 @@ func newEngine[S bitset](inst *instance) *engine[S] {
 	n := g.N()
 	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode,
 		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && (inst.split && inst.c2 >= 1 || inst.mode == sharedHelpers && inst.budget >= 1), adaptive: inst.adaptive,
-		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch}
+		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch, ownShare: inst.ownShare}
 	for v := 0; v < n; v++ {
 		for _, u := range g.In(v) {
 			e.in[v] = with(e.in[v], int(u))
@@ -444,9 +449,15 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 					drop := cq+base < need
 					// w survives constraint j unless more than s_j of its
 					// support lies in C_j and the rest cannot make up.
+					// With ownShare w counts itself too (Lemma 15): as a
+					// node of S2 it is one of the s_j that leave C_j. Either
+					// way the loss is at most |C_j ∩ Q| − s_j, since w ∈ Q.
 					room := cq + loose - need
 					if room >= maxExcess {
 						continue
+					}
+					if e.ownShare {
+						nq = with(nq, w)
 					}
 					for j := 0; j < len(cons) && cons[j].x > room && !drop; j++ {
 						if cj := andCount(nq, cons[j].c); cj-cons[j].s > room {
@@ -1073,13 +1084,19 @@ func chooseSplit(t []int32, c int) splitPlan {
 // orient it so that S1 holds at least (planGrown) or at most (planBound)
 // as many exempt nodes as S2; with j the smaller count, it fits the run
 // whose smaller cap is j. limit bounds the nodes of all runs together.
-// wlog turns on Lemmas 12 and 13 and, in grown plans, qBranch.
+// wlog turns on Lemmas 12, 13 and 14 and, in grown plans, qBranch.
 func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan splitPlan, wlog bool, workers int, limit int64, progress func(int64)) outcome {
+	return decideSOwn(ctx, g, t, c, plan, wlog, wlog, workers, limit, progress)
+}
+
+// decideSOwn is decideS with Lemma 14 (own) set apart from wlog, for the
+// tests.
+func decideSOwn(ctx context.Context, g *graph.Digraph, t []int32, c int, plan splitPlan, wlog, own bool, workers int, limit int64, progress func(int64)) outcome {
 	if plan == planAuto {
 		plan = chooseSplit(t, c)
 	}
 	if c == 0 || plan == planWhole {
-		return decide(ctx, &instance{g: g, t: t, budget: c, wlog: wlog}, workers, limit, progress)
+		return decide(ctx, &instance{g: g, t: t, budget: c, wlog: wlog, ownShare: own}, workers, limit, progress)
 	}
 	grown := plan == planGrown || plan == planGrownPlain || plan == planGrownExact
 	exact := plan != planGrownPlain && plan != planBoundPlain
@@ -1087,7 +1104,7 @@ func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan split
 	var total outcome
 	total.complete = true
 	for j := 0; 2*j <= c; j++ {
-		inst := &instance{g: g, t: t, budget: c, split: true, c1: c - j, c2: j, exact: exact, adaptive: adaptive, wlog: wlog, qBranch: wlog && grown}
+		inst := &instance{g: g, t: t, budget: c, split: true, c1: c - j, c2: j, exact: exact, adaptive: adaptive, wlog: wlog, qBranch: wlog && grown, ownShare: own}
 		if !grown {
 			inst.c1, inst.c2 = j, c-j
 		}

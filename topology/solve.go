@@ -158,7 +158,8 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				// in a few thousand nodes.
 				lim = min(limit, quick)
 			}
-			o := decide(ctx, &instance{g: g, t: needs(g, r)}, opt.workers(), lim, progressFn(opt, "r", res.Lower, res.Upper))
+			// ownShare: Lemma 14 of doc.go.
+			o := decide(ctx, &instance{g: g, t: needs(g, r), ownShare: true}, opt.workers(), lim, progressFn(opt, "r", res.Lower, res.Upper))
 			res.Nodes += o.nodes
 			if !o.found && !o.complete && o.limited && lim < limit {
 				// Then a local search for a pair with no node more than
@@ -174,7 +175,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 					progressed = true
 					continue
 				}
-				o = decide(ctx, &instance{g: g, t: needs(g, r)}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
+				o = decide(ctx, &instance{g: g, t: needs(g, r), ownShare: true}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
 				res.Nodes += o.nodes
 			}
 			switch {

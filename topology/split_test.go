@@ -255,3 +255,77 @@ func TestQuickPathsKIn(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnShare: Lemma 14 alone (without Lemmas 12 and 13) and with them,
+// in every split plan and in the plain decision MaxR runs, against
+// Enumerate on random digraphs up to 12 nodes (directed, undirected and
+// k-in), re-verifying every witness; an over-strong bound fails here.
+// And it must prune: on dense digraphs the searches that prove s visit
+// fewer nodes with it than without it, so a bound weakened back to
+// Lemma 3 fails too.
+func TestOwnShare(t *testing.T) {
+	ctx := context.Background()
+	plans := []splitPlan{planWhole, planGrown, planBound, planGrownPlain, planBoundPlain, planGrownExact, planBoundExact}
+	count := 0
+	check := func(g *graph.Digraph, workers int) {
+		_, ms, err := Enumerate(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := g.N()
+		for r := 1; r < len(ms); r++ {
+			tt := needs(g, r)
+			o := decide(ctx, &instance{g: g, t: tt, ownShare: true}, workers, 0, nil)
+			if o.found != (ms[r] == 0) {
+				t.Fatalf("%v r=%d: decide found %v, s* = %d", arcs(g), r, o.found, ms[r])
+			}
+			for c := 0; c <= max(n-2, 0); c++ {
+				for _, plan := range plans {
+					for _, wlog := range []bool{false, true} {
+						o := decideSOwn(ctx, g, tt, c, plan, wlog, true, workers, 0, nil)
+						if !o.complete || o.found != (ms[r] <= c) {
+							t.Fatalf("%v r=%d c=%d plan %d wlog %v: found %v complete %v, least cost %d", arcs(g), r, c, plan, wlog, o.found, o.complete, ms[r])
+						}
+						if o.found {
+							if err := VerifyViolation(g, *pairFrom(o), r, c+1); err != nil {
+								t.Fatalf("%v r=%d c=%d plan %d wlog %v: witness: %v", arcs(g), r, c, plan, wlog, err)
+							}
+						}
+					}
+				}
+			}
+		}
+		count++
+	}
+	for n := 5; n <= 12; n++ {
+		for _, p := range []float64{0.3, 0.5, 0.7} {
+			for seed := uint64(0); seed < 6; seed++ {
+				g, _ := graph.ErdosRenyi(n, p, seed%3 != 0, 11000+seed)
+				check(g, 1+int(seed%2))
+			}
+		}
+		for k := 2; k <= min(5, n-1); k++ {
+			g, _ := graph.KIn(n, k, 12000+uint64(n))
+			check(g, 1)
+		}
+	}
+	t.Logf("%d digraphs", count)
+	// It prunes: dense directed ER, the c = 1 run that proves s = 2.
+	var with, without int64
+	for seed := uint64(1); seed <= 4; seed++ {
+		g, _ := graph.ErdosRenyi(26, 0.5, true, seed)
+		rr, _ := MaxR(ctx, g, Options{Workers: 1})
+		tt := needs(g, rr.R)
+		a := decideSOwn(ctx, g, tt, 1, planAuto, true, true, 1, 0, nil)
+		b := decideSOwn(ctx, g, tt, 1, planAuto, true, false, 1, 0, nil)
+		if a.found != b.found {
+			t.Fatalf("seed %d: found %v with Lemma 14, %v without", seed, a.found, b.found)
+		}
+		t.Logf("seed %d r=%d found %v: %d nodes with Lemma 14, %d without", seed, rr.R, a.found, a.nodes, b.nodes)
+		with += a.nodes
+		without += b.nodes
+	}
+	if with >= without {
+		t.Fatalf("Lemma 14 pruned nothing: %d nodes with it, %d without", with, without)
+	}
+}
