@@ -413,6 +413,9 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 		maxExcess = cons[0].x
 	}
 	peel := func(Q S, k int) S {
+		if len(Q) == 1 {
+			return e.peel1(Q, st.B, fut, k, cons, maxExcess)
+		}
 		// Only a node that lost an in-neighbour from Q can newly fail: the
 		// constraints are fixed here and the helper terms only grow.
 		check := Q
@@ -520,6 +523,64 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 		}
 	}
 	return st.spent+st.lb2 <= e.budget
+}
+
+// peel1 is refineQ's peel for graphs of at most 64 nodes, on bare words:
+// the same conditions, so the same result (the largest subset of Q that
+// meets them), with the sets kept in registers.
+func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pairing[S], maxExcess int) S {
+	q, b, f := Q[0], B[0], fut[0]
+	shared := e.mode == sharedHelpers
+	own := e.ownShare
+	check := q
+	for check != 0 {
+		var removed uint64
+		for x := check & q; x != 0; x &= x - 1 {
+			w := bits.TrailingZeros64(x)
+			need := int(e.t[w])
+			if need <= 0 {
+				continue
+			}
+			in := e.in[w][0]
+			nq := in & q
+			base := 0
+			if shared {
+				base = bits.OnesCount64(in & b)
+				if k > 0 {
+					base += min(k, bits.OnesCount64(in&f))
+				}
+			} else if k > 0 {
+				base = min(k, bits.OnesCount64(in&f&^q))
+			}
+			room := bits.OnesCount64(nq) + base - need
+			drop := room < 0
+			if !drop && room < maxExcess {
+				if own {
+					nq |= 1 << uint(w)
+				}
+				for j := range cons {
+					if cons[j].x <= room {
+						break
+					}
+					if bits.OnesCount64(nq&cons[j].c[0])-cons[j].s > room {
+						drop = true
+						break
+					}
+				}
+			}
+			if drop {
+				q &^= 1 << uint(w)
+				removed |= 1 << uint(w)
+			}
+		}
+		var next uint64
+		for x := removed; x != 0; x &= x - 1 {
+			next |= e.out[bits.TrailingZeros64(x)][0]
+		}
+		check = next & q
+	}
+	Q[0] = q
+	return Q
 }
 
 type worker[S bitset] struct {

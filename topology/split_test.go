@@ -329,3 +329,33 @@ func TestOwnShare(t *testing.T) {
 		t.Fatalf("Lemma 14 pruned nothing: %d nodes with it, %d without", with, without)
 	}
 }
+
+// TestPeelWidths: graphs of at most 64 nodes take the single-word peel
+// (peel1); the same decisions run at width 2 take the general one. Both
+// compute the largest subset meeting the same conditions, so with one
+// worker the searches must agree node for node, in every mode.
+func TestPeelWidths(t *testing.T) {
+	ctx := context.Background()
+	for it := 0; it < 60; it++ {
+		n := 6 + it%30
+		g, _ := graph.ErdosRenyi(n, 0.2+0.1*float64(it%7), it%3 != 0, 13000+uint64(it))
+		for r := 1; r <= 1+g.MinInDegree()/2; r++ {
+			tt := needs(g, r)
+			for c := 0; c <= 2; c++ {
+				insts := []*instance{
+					{g: g, t: tt, budget: c, ownShare: it%2 == 0},
+					{g: g, t: tt, budget: c, mode: sharedHelpers},
+					{g: g, t: tt, budget: c, split: true, c1: c / 2, c2: c - c/2, exact: true, wlog: true, ownShare: true},
+					{g: g, t: tt, budget: c, split: true, c1: c - c/2, c2: c / 2, exact: true, ownShare: true},
+				}
+				for i, inst := range insts {
+					a := runWidth[[1]uint64](ctx, inst, 1, 0, nil)
+					b := runWidth[[2]uint64](ctx, inst, 1, 0, nil)
+					if a.found != b.found || a.nodes != b.nodes {
+						t.Fatalf("%v r=%d c=%d instance %d: width 1 found %v in %d nodes, width 2 found %v in %d", arcs(g), r, c, i, a.found, a.nodes, b.found, b.nodes)
+					}
+				}
+			}
+		}
+	}
+}
