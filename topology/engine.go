@@ -203,6 +203,10 @@ func (e *engine[S]) gcore(cand, fixed, fut S, k int, seq *[]int) S {
 // gcoreFrom is gcore when only the nodes of check may fail at first: every
 // other node of cand is known to meet its condition in cand.
 func (e *engine[S]) gcoreFrom(cand, check, fixed, fut S, k int, seq *[]int) S {
+	if len(cand) == 1 {
+		cand[0] = e.gcore1(cand[0], check[0], fixed[0], fut[0], k, seq)
+		return cand
+	}
 	X := cand
 	hasFixed := !isEmpty(fixed)
 	for !isEmpty(check) {
@@ -235,6 +239,43 @@ func (e *engine[S]) gcoreFrom(cand, check, fixed, fut S, k int, seq *[]int) S {
 			}
 		}
 		check = e.outOf(removed, X)
+	}
+	return X
+}
+
+// gcore1 is gcoreFrom for graphs of at most 64 nodes, on bare words: the
+// same peel in the same order.
+func (e *engine[S]) gcore1(X, check, fixed, fut uint64, k int, seq *[]int) uint64 {
+	for check != 0 {
+		var removed uint64
+		for x := check & X; x != 0; x &= x - 1 {
+			w := bits.TrailingZeros64(x)
+			need := int(e.t[w])
+			if need <= 0 {
+				continue
+			}
+			in := e.in[w][0]
+			c := bits.OnesCount64(in & X)
+			if c >= need {
+				continue
+			}
+			c += bits.OnesCount64(in & fixed)
+			if k > 0 && c < need {
+				c += min(k, bits.OnesCount64(in&fut&^X))
+			}
+			if c < need {
+				X &^= 1 << uint(w)
+				removed |= 1 << uint(w)
+				if seq != nil {
+					*seq = append(*seq, w)
+				}
+			}
+		}
+		var next uint64
+		for x := removed; x != 0; x &= x - 1 {
+			next |= e.out[bits.TrailingZeros64(x)][0]
+		}
+		check = next & X
 	}
 	return X
 }
@@ -377,6 +418,13 @@ type pairing[S bitset] struct {
 	x int // refineQ: the most a node can lose to it
 }
 
+// pair1 is a pairing on a bare word (graphs of at most 64 nodes), with
+// its excess x.
+type pair1 struct {
+	c    uint64
+	s, x int32
+}
+
 // maxPairings bounds the constraints kept per search node; the tightest
 // (least slack) are kept.
 const maxPairings = 16
@@ -397,6 +445,23 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 	// A node can lose at most excess_j = |C_j ∩ Q| − s_j to constraint j.
 	// Sorting by excess lets the peel stop at the first constraint that
 	// cannot hurt a node (Q only shrinks, so the excesses stay bounds).
+	var pc [maxPairings]pair1 // len(Q) == 1: the constraints on bare words
+	m := 0
+	if len(Q) == 1 {
+		for i := range cons {
+			x := andCount(cons[i].c, Q) - cons[i].s
+			if x <= 0 {
+				continue
+			}
+			j := m
+			for ; j > 0 && int(pc[j-1].x) < x; j-- {
+				pc[j] = pc[j-1]
+			}
+			pc[j] = pair1{c: cons[i].c[0], s: int32(cons[i].s), x: int32(x)}
+			m++
+		}
+		cons = cons[:0]
+	}
 	for i := range cons {
 		cons[i].x = andCount(cons[i].c, Q) - cons[i].s
 	}
@@ -412,9 +477,12 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 	if len(cons) > 0 {
 		maxExcess = cons[0].x
 	}
+	if m > 0 {
+		maxExcess = int(pc[0].x)
+	}
 	peel := func(Q S, k int) S {
 		if len(Q) == 1 {
-			return e.peel1(Q, st.B, fut, k, cons, maxExcess)
+			return e.peel1(Q, st.B, fut, k, pc[:m], maxExcess)
 		}
 		// Only a node that lost an in-neighbour from Q can newly fail: the
 		// constraints are fixed here and the helper terms only grow.
@@ -528,7 +596,7 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 // peel1 is refineQ's peel for graphs of at most 64 nodes, on bare words:
 // the same conditions, so the same result (the largest subset of Q that
 // meets them), with the sets kept in registers.
-func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pairing[S], maxExcess int) S {
+func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pair1, maxExcess int) S {
 	q, b, f := Q[0], B[0], fut[0]
 	shared := e.mode == sharedHelpers
 	own := e.ownShare
@@ -559,10 +627,10 @@ func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pairing[S], maxExcess int) 
 					nq |= 1 << uint(w)
 				}
 				for j := range cons {
-					if cons[j].x <= room {
+					if int(cons[j].x) <= room {
 						break
 					}
-					if bits.OnesCount64(nq&cons[j].c[0])-cons[j].s > room {
+					if bits.OnesCount64(nq&cons[j].c)-int(cons[j].s) > room {
 						drop = true
 						break
 					}
