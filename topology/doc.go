@@ -242,6 +242,10 @@
 // ones, where it is off). With k = 1 a buffered Z_x of Lemma 11 is
 // re-peeled only from the nodes that lost an in-neighbour since it was
 // computed (gcoreFrom), the same set a full peel gives (TestGcoreFrom).
+// On graphs of at most 64 nodes the peels of refineQ and gcoreFrom run on
+// bare machine words (peel1, gcore1): the same conditions, so the same
+// largest sets, and the searches agree node for node with the general
+// code (TestPeelWidths runs both widths).
 // Every pair a heuristic returns is measured by Cost or MaxOut,
 // from the definitions. TestSplitPlans* check every plan, with and without
 // Lemma 11, against the definitions (n ≤ 4, all digraphs) and Enumerate
