@@ -122,9 +122,11 @@
 // the suffix U_a. The order peels the nodes of least slack first (ties:
 // least need first, or most need first in split runs), so the cores of
 // late suffixes empty and the anchor loop ends early. Anchors are
-// the units of parallel work; an idle worker is handed the "exclude"
-// branch of a busy one. The verdict never depends on scheduling; which
-// witness is found may.
+// the units of parallel work; an idle worker is handed the shallowest
+// "exclude" branch still pending on a busy one's path (the largest piece
+// there is: on dense graphs a dozen hand-overs per decision instead of
+// a thousand small ones, each costing a wake-up). The verdict never
+// depends on scheduling; which witness is found may.
 //
 // Branching. The stuck node of S1 with the least slack (then the largest
 // deficit) is served; among its candidates the one with the largest own

@@ -652,6 +652,9 @@ func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pair1, maxExcess int) S {
 }
 
 type worker[S bitset] struct {
+	// pend: the exclude branches of this worker's search path (with
+	// several workers), shallowest first.
+	pend  []pending[S]
 	e     *engine[S]
 	nodes int64
 	id    int
@@ -694,6 +697,9 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 	for {
 		if w.tick() {
 			return true
+		}
+		if len(w.pend) > 0 && e.idle.Load() > 0 {
+			w.giveShallowest()
 		}
 		// k1: helpers S1 may still take, after what S2 surely needs (a
 		// removed node helps both sets, so then nothing is set aside).
@@ -794,6 +800,19 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 				}
 			}
 		}
+		// The exclude branch (u outside S1) is pending while the
+		// branches below run: an idle worker is handed the shallowest
+		// pending one, the largest piece of work there is to give.
+		pi := -1
+		if e.workers > 1 && depth < maxPendDepth {
+			ex := st
+			ex.P = without(ex.P, u)
+			pi = len(w.pend)
+			w.pend = append(w.pend, pending[S]{st: ex})
+			if e.idle.Load() > 0 {
+				w.giveShallowest()
+			}
+		}
 		// u stuck in S1.
 		if has(capable, u) {
 			ch := st
@@ -815,10 +834,36 @@ func (w *worker[S]) search(st state[S], depth int) bool {
 				return true
 			}
 		}
+		if pi >= 0 {
+			given := w.pend[pi].given
+			w.pend = w.pend[:pi]
+			if given {
+				return false // another worker took the exclude branch
+			}
+		}
 		// u outside S1 (and not removed).
 		st.P = without(st.P, u)
-		if depth < 24 && e.idle.Load() > 0 && e.donate(st) {
-			return false
+	}
+}
+
+// maxPendDepth bounds the depth of the branches kept for idle workers.
+const maxPendDepth = 24
+
+// pending is an exclude branch kept for an idle worker; given once one
+// took it.
+type pending[S bitset] struct {
+	st    state[S]
+	given bool
+}
+
+// giveShallowest hands the shallowest pending branch to an idle worker.
+func (w *worker[S]) giveShallowest() {
+	for i := range w.pend {
+		if !w.pend[i].given {
+			if w.e.donate(w.pend[i].st) {
+				w.pend[i].given = true
+			}
+			return
 		}
 	}
 }
@@ -1062,6 +1107,7 @@ func (e *engine[S]) run(ctx context.Context, workers int) outcome {
 					st, good = e.anchorState(t.anchor)
 				}
 				if good {
+					w.pend = w.pend[:0]
 					w.search(st, 0)
 				}
 				e.done()

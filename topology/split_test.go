@@ -359,3 +359,40 @@ func TestPeelWidths(t *testing.T) {
 		}
 	}
 }
+
+// TestHandOver: a refutation visits every node of its search tree once,
+// whichever worker visits it, so with the pending exclude branches handed
+// to idle workers (giveShallowest) two workers must count exactly the
+// nodes one does: a branch lost or searched twice changes the count.
+func TestHandOver(t *testing.T) {
+	ctx := context.Background()
+	gave := 0
+	for seed := uint64(1); seed <= 6; seed++ {
+		g, _ := graph.ErdosRenyi(30+int(seed), 0.5, true, seed)
+		rr, _ := MaxR(ctx, g, Options{Workers: 1})
+		sr := MaxSAt(ctx, g, rr, Options{Workers: 1})
+		c := sr.S - 1 // no pair costs c or less
+		insts := []*instance{
+			{g: g, t: needs(g, rr.R), ownShare: true},
+			{g: g, t: needs(g, rr.R), budget: c, split: true, c1: 0, c2: c, exact: true, wlog: true, ownShare: true},
+		}
+		for i, inst := range insts {
+			one := decide(ctx, inst, 1, 0, nil)
+			for rep := 0; rep < 3; rep++ {
+				two := decide(ctx, inst, 2, 0, nil)
+				if one.found || two.found || !two.complete {
+					t.Fatalf("seed %d instance %d: a refutation expected (found %v/%v, complete %v)", seed, i, one.found, two.found, two.complete)
+				}
+				if two.nodes != one.nodes {
+					t.Fatalf("seed %d instance %d: %d nodes on two workers, %d on one", seed, i, two.nodes, one.nodes)
+				}
+			}
+			if one.nodes > 20000 {
+				gave++
+			}
+		}
+	}
+	if gave == 0 {
+		t.Fatal("no search large enough to hand work over")
+	}
+}
