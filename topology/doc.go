@@ -89,7 +89,7 @@
 // dense graphs: both sets must be nearly cohesive at once, and the slack of
 // one side is the budget the other side fights over.
 //
-// Lemma 14 (own share). In Lemma 3, a node w ∈ Q ∩ C_v that is a stuck
+// Lemma 15 (own share). In Lemma 3, a node w ∈ Q ∩ C_v that is a stuck
 // node of S2 is itself outside S1, so it is one of the at most s_v nodes
 // of C_v that end outside S1, and at most s_v − 1 of its in-neighbours in
 // C_v are in S2. So w counts |(N_w ∪ {w}) ∩ Q ∩ C_v| − s_v against its

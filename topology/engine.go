@@ -97,7 +97,7 @@ type instance struct {
 	// (a heuristic for sparse split runs; see search).
 	qBranch bool
 	// ownShare: a node of Q counts itself against the pairing constraints
-	// it lies in (Lemma 14 of doc.go). Sound everywhere; off in the
+	// it lies in (Lemma 15 of doc.go). Sound everywhere; off in the
 	// effort-capped threat searches, whose capped results stay as they were.
 	ownShare bool
 }
@@ -524,7 +524,7 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 					// node of S2 it is one of the s_j that leave C_j. Either
 					// way the loss is at most |C_j ∩ Q| − s_j, since w ∈ Q.
 					room := cq + loose - need
-					if room >= maxExcess {
+					if !drop && room >= maxExcess {
 						continue
 					}
 					if e.ownShare {
@@ -611,17 +611,22 @@ func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pair1, maxExcess int) S {
 			}
 			in := e.in[w][0]
 			nq := in & q
-			base := 0
+			cq := bits.OnesCount64(nq)
+			// base and loose as in refineQ's peel (Lemma 14).
+			base, loose := 0, 0
 			if shared {
 				base = bits.OnesCount64(in & b)
+				loose = base
 				if k > 0 {
-					base += min(k, bits.OnesCount64(in&f))
+					base += min(k, bits.OnesCount64(in&f&^q))
+					loose += min(k, bits.OnesCount64(in&f))
 				}
 			} else if k > 0 {
 				base = min(k, bits.OnesCount64(in&f&^q))
+				loose = base
 			}
-			room := bits.OnesCount64(nq) + base - need
-			drop := room < 0
+			drop := cq+base < need
+			room := cq + loose - need
 			if !drop && room < maxExcess {
 				if own {
 					nq |= 1 << uint(w)
@@ -1264,7 +1269,7 @@ func decideS(ctx context.Context, g *graph.Digraph, t []int32, c int, plan split
 	return decideSOwn(ctx, g, t, c, plan, wlog, wlog, workers, limit, progress)
 }
 
-// decideSOwn is decideS with Lemma 14 (own) set apart from wlog, for the
+// decideSOwn is decideS with Lemma 15 (own) set apart from wlog, for the
 // tests.
 func decideSOwn(ctx context.Context, g *graph.Digraph, t []int32, c int, plan splitPlan, wlog, own bool, workers int, limit int64, progress func(int64)) outcome {
 	if plan == planAuto {

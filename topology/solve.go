@@ -158,7 +158,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				// in a few thousand nodes.
 				lim = min(limit, quick)
 			}
-			// ownShare: Lemma 14 of doc.go.
+			// ownShare: Lemma 15 of doc.go.
 			o := decide(ctx, &instance{g: g, t: needs(g, r), ownShare: true}, opt.workers(), lim, progressFn(opt, "r", res.Lower, res.Upper))
 			res.Nodes += o.nodes
 			if !o.found && !o.complete && o.limited && lim < limit {

@@ -256,7 +256,7 @@ func TestQuickPathsKIn(t *testing.T) {
 	}
 }
 
-// TestOwnShare: Lemma 14 alone (without Lemmas 12 and 13) and with them,
+// TestOwnShare: Lemma 15 alone (without Lemmas 12 and 13) and with them,
 // in every split plan and in the plain decision MaxR runs, against
 // Enumerate on random digraphs up to 12 nodes (directed, undirected and
 // k-in), re-verifying every witness; an over-strong bound fails here.
@@ -319,14 +319,14 @@ func TestOwnShare(t *testing.T) {
 		a := decideSOwn(ctx, g, tt, 1, planAuto, true, true, 1, 0, nil)
 		b := decideSOwn(ctx, g, tt, 1, planAuto, true, false, 1, 0, nil)
 		if a.found != b.found {
-			t.Fatalf("seed %d: found %v with Lemma 14, %v without", seed, a.found, b.found)
+			t.Fatalf("seed %d: found %v with Lemma 15, %v without", seed, a.found, b.found)
 		}
-		t.Logf("seed %d r=%d found %v: %d nodes with Lemma 14, %d without", seed, rr.R, a.found, a.nodes, b.nodes)
+		t.Logf("seed %d r=%d found %v: %d nodes with Lemma 15, %d without", seed, rr.R, a.found, a.nodes, b.nodes)
 		with += a.nodes
 		without += b.nodes
 	}
 	if with >= without {
-		t.Fatalf("Lemma 14 pruned nothing: %d nodes with it, %d without", with, without)
+		t.Fatalf("Lemma 15 pruned nothing: %d nodes with it, %d without", with, without)
 	}
 }
 
