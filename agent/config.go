@@ -55,13 +55,15 @@ type Config struct {
 
 	// Suite authenticates values: attest.SuiteEd25519 (the default, also
 	// for 0) signs one broadcast envelope per round, transferable, so that
-	// equivocation evidence convinces anyone; attest.SuiteHMACSHA256 seals
-	// one envelope per out-neighbour under the pair's key (derived from
-	// attested keys) and sends them as one bundle: a hundred times cheaper
-	// to check, but the evidence it yields convinces only its receiver.
+	// equivocation evidence convinces anyone; attest.SuiteHMACSHA256T128
+	// (what `--suite hmac` picks) or attest.SuiteHMACSHA256 (a 32-byte tag)
+	// seals one envelope per out-neighbour under the pair's key (derived
+	// from attested keys) and sends them as one bundle: a hundred times
+	// cheaper to check, but the evidence it yields convinces only its
+	// receiver.
 	Suite attest.Suite
-	// OutNeighbours are the agents that hear this one (required with
-	// SuiteHMACSHA256: a pairwise key per receiver).
+	// OutNeighbours are the agents that hear this one (required with the
+	// HMAC suites: a pairwise key per receiver).
 	OutNeighbours []attest.MemberID
 
 	// Unauthenticated sends values without attest envelopes: no
@@ -174,12 +176,12 @@ func (c *Config) Validate() error {
 	}
 	switch c.Suite {
 	case 0, attest.SuiteEd25519:
-	case attest.SuiteHMACSHA256:
+	case attest.SuiteHMACSHA256, attest.SuiteHMACSHA256T128:
 		if len(c.OutNeighbours) == 0 {
-			return bad("suite hmac-sha256 needs the out-neighbours (one pairwise key each)")
+			return bad("suite %v needs the out-neighbours (one pairwise key each)", c.Suite)
 		}
 		if len(c.OutNeighbours) > MaxBundle {
-			return bad("%d out-neighbours, at most %d with hmac-sha256", len(c.OutNeighbours), MaxBundle)
+			return bad("%d out-neighbours, at most %d with %v", len(c.OutNeighbours), MaxBundle, c.Suite)
 		}
 		seen := map[attest.MemberID]bool{}
 		for _, n := range c.OutNeighbours {

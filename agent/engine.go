@@ -262,7 +262,7 @@ func NewEngine(cfg Config, self *attest.Identity, members []attest.Member) (*Eng
 		return e, nil
 	}
 	e.self = self
-	if cfg.Suite == attest.SuiteHMACSHA256 {
+	if cfg.Suite.Pairwise() {
 		e.hmac, e.outs = true, map[attest.MemberID]*attest.Sender{}
 		e.recv = attest.NewReceiver(self, attest.ReceiverConfig{LossyUnicast: true})
 	} else {
@@ -323,7 +323,7 @@ func (e *Engine) outSender(m attest.Member) (bool, error) {
 	if old := e.outs[m.ID]; old != nil && old.Stream().DestEpoch >= m.Epoch {
 		return false, nil // this record, or an older one
 	}
-	s, err := attest.NewUnicastSender(e.self, &m, attest.SuiteHMACSHA256, false)
+	s, err := attest.NewUnicastSender(e.self, &m, e.cfg.Suite, false)
 	if err != nil {
 		return false, fmt.Errorf("agent: out-neighbour %d epoch %d: %w", m.ID, m.Epoch, err)
 	}

@@ -24,7 +24,7 @@ func hmacEngines(t *testing.T, tf *testFleet, ids ...attest.MemberID) map[attest
 			}
 		}
 		cfg := engineConfig(id, others...)
-		cfg.Suite, cfg.OutNeighbours, cfg.Scope = attest.SuiteHMACSHA256, others, wmsr.Total(0)
+		cfg.Suite, cfg.OutNeighbours, cfg.Scope = attest.SuiteHMACSHA256T128, others, wmsr.Total(0)
 		cfg.Initial = []float64{float64(id)}
 		out[id] = newEngine(t, tf, cfg)
 	}

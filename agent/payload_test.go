@@ -146,7 +146,7 @@ func TestBundleRoundTrip(t *testing.T) {
 	}
 	// The layout of payload.go: a 9-byte head (ids, epoch and length are
 	// one-byte varints here), the payload, and per receiver its id, epoch
-	// and counter (one byte each) and a 32-byte MAC.
+	// and counter (one byte each) and a 32-byte MAC (SuiteHMACSHA256).
 	if want := 9 + len(p) + 3*(3+32); len(b) != want {
 		t.Fatalf("bundle of %d bytes for a %d-byte payload, want %d", len(b), len(p), want)
 	}

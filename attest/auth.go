@@ -133,9 +133,14 @@ func (m *macState) compute(msg []byte) []byte {
 	return m.h.Sum(m.sum[:0])
 }
 
-// verify reports, in constant time, whether tag is the MAC of msg.
-func (m *macState) verify(msg, tag []byte) bool {
-	return hmac.Equal(m.compute(msg), tag)
+// tag returns the authenticator of msg under suite s (a pairwise suite):
+// the MAC, truncated for SuiteHMACSHA256T128.
+func (m *macState) tag(msg []byte, s Suite) []byte { return m.compute(msg)[:s.authLen()] }
+
+// verify reports, in constant time, whether tag is msg's authenticator
+// under suite s.
+func (m *macState) verify(msg, tag []byte, s Suite) bool {
+	return s.Pairwise() && len(tag) == s.authLen() && hmac.Equal(m.tag(msg, s), tag)
 }
 
 // newAEAD returns AES-256-GCM under key.

@@ -51,9 +51,10 @@
 //     payload, authenticator), at most MaxEnvelopeSize bytes, parsed
 //     strictly by Parse (fuzzed: FuzzParse).
 //   - Suites (auth.go): SuiteEd25519 (transferable; default for neighbour
-//     values) and SuiteHMACSHA256 (pairwise keys derived by X25519 + HKDF
-//     from attested keys, so only attested members obtain them; far
-//     cheaper, not transferable). Optional AES-256-GCM confidentiality.
+//     values), SuiteHMACSHA256 and SuiteHMACSHA256T128, its 128-bit
+//     truncation (pairwise keys derived by X25519 + HKDF from attested
+//     keys, so only attested members obtain them; far cheaper, not
+//     transferable). Optional AES-256-GCM confidentiality.
 //   - Sender and Receiver (sender.go, receiver.go, counter.go): one counter
 //     per stream. Unicast streams (a directed pair of incarnations) accept
 //     only the next counter (SeqCounter), or, chosen per Receiver, the

@@ -31,15 +31,30 @@ const (
 	// derive (Recipe's auth(k, <msg, cnt>)). Far cheaper than Ed25519 but
 	// not transferable: only the receiver can check it.
 	SuiteHMACSHA256 Suite = 2
+	// SuiteHMACSHA256T128 is SuiteHMACSHA256 with the MAC truncated to its
+	// first 16 bytes: HMAC-SHA-256-128 (RFC 4868; RFC 2104, Sec. 5 allows
+	// truncation to half the output). A forgery then succeeds with
+	// probability 2⁻¹²⁸ per attempt, far below anything an attacker can
+	// try against a fleet's receivers, and every envelope is 16 bytes
+	// shorter: what an agent's value bundle, one MAC per out-neighbour,
+	// is mostly made of. What `wmsr-agent --suite hmac` uses.
+	SuiteHMACSHA256T128 Suite = 3
 )
 
-// String returns "ed25519" or "hmac-sha256".
+// Pairwise reports whether s authenticates with the pairwise MAC key of a
+// directed pair (the HMAC suites): cheap, and checkable only by the
+// receiver.
+func (s Suite) Pairwise() bool { return s == SuiteHMACSHA256 || s == SuiteHMACSHA256T128 }
+
+// String returns "ed25519", "hmac-sha256" or "hmac-sha256-128".
 func (s Suite) String() string {
 	switch s {
 	case SuiteEd25519:
 		return "ed25519"
 	case SuiteHMACSHA256:
 		return "hmac-sha256"
+	case SuiteHMACSHA256T128:
+		return "hmac-sha256-128"
 	}
 	return fmt.Sprintf("suite(%d)", uint8(s))
 }
@@ -55,6 +70,8 @@ func (s Suite) authLen() int {
 		return ed25519.SignatureSize
 	case SuiteHMACSHA256:
 		return hmacSize
+	case SuiteHMACSHA256T128:
+		return hmacSize / 2
 	}
 	return 0
 }
@@ -65,7 +82,7 @@ func (s Suite) authLen() int {
 //
 //	off  size  field
 //	  0     1  version (1)
-//	  1     1  suite (1 = Ed25519, 2 = HMAC-SHA256)
+//	  1     1  suite (1 = Ed25519, 2 = HMAC-SHA256, 3 = HMAC-SHA-256-128)
 //	  2     1  flags (bit 0: broadcast, bit 1: AES-256-GCM encrypted; others 0)
 //	  3     1  kind (application payload type, opaque to this package)
 //	  4     8  sender member id

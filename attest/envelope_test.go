@@ -108,6 +108,7 @@ func TestSuiteAndStreamStrings(t *testing.T) {
 	for v, want := range map[string]string{
 		attest.SuiteEd25519.String():         "ed25519",
 		attest.SuiteHMACSHA256.String():      "hmac-sha256",
+		attest.SuiteHMACSHA256T128.String():  "hmac-sha256-128",
 		attest.Suite(9).String():             "suite(9)",
 		attest.To(3, 2).String():             "member 3@2",
 		attest.Channel(7).String():           "channel 7",

@@ -170,7 +170,7 @@ func VerifyEvidenceHMAC(ev Evidence, key *PairKey) (Slot, error) {
 	if err != nil {
 		return Slot{}, err
 	}
-	if a.Suite != SuiteHMACSHA256 {
+	if !a.Suite.Pairwise() {
 		return Slot{}, fmt.Errorf("%w: evidence uses %v, not HMAC", ErrSuite, a.Suite)
 	}
 	if key.from != (pairEnd{slot.Sender, slot.Epoch}) || slot.Stream.Broadcast ||
@@ -178,7 +178,7 @@ func VerifyEvidenceHMAC(ev Evidence, key *PairKey) (Slot, error) {
 		return Slot{}, fmt.Errorf("%w: pairwise key is not the key of this evidence's directed pair", ErrMalformed)
 	}
 	m := newMACState(key.mac[:])
-	if !m.verify(a.Signed(), a.Auth) || !m.verify(b.Signed(), b.Auth) {
+	if !m.verify(a.Signed(), a.Auth, a.Suite) || !m.verify(b.Signed(), b.Auth, b.Suite) {
 		return Slot{}, fmt.Errorf("%w: evidence MAC does not verify", ErrForged)
 	}
 	return slot, nil

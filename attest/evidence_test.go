@@ -100,8 +100,14 @@ func TestNotEvidence(t *testing.T) {
 // receiver, and its evidence verifies only with the pairwise key — which
 // both ends hold, so it cannot convince a third party.
 func TestHMACEvidence(t *testing.T) {
+	for _, suite := range []attest.Suite{attest.SuiteHMACSHA256, attest.SuiteHMACSHA256T128} {
+		t.Run(suite.String(), func(t *testing.T) { testHMACEvidence(t, suite) })
+	}
+}
+
+func testHMACEvidence(t *testing.T, suite attest.Suite) {
 	_, ns := newNodes(t, 53, 2)
-	s := unicast(t, ns[0], ns[1], attest.SuiteHMACSHA256, false)
+	s := unicast(t, ns[0], ns[1], suite, false)
 	good := mustSeal(t, s, 0, []byte("a"))
 	evil := forgeSameSlot(t, ns[0], ns[1], good, []byte("b"))
 	if _, err := ns[1].r.Open(good); err != nil {
@@ -130,8 +136,8 @@ func TestHMACEvidence(t *testing.T) {
 	if _, err := attest.VerifyEvidenceHMAC(eq.Evidence, rk); !errors.Is(err, attest.ErrMalformed) {
 		t.Fatalf("reverse key: %v", err)
 	}
-	if suite, _ := eq.Evidence.Suite(); suite != attest.SuiteHMACSHA256 {
-		t.Fatalf("suite %v", suite)
+	if got, _ := eq.Evidence.Suite(); got != suite {
+		t.Fatalf("suite %v, want %v", got, suite)
 	}
 }
 

@@ -134,7 +134,7 @@ func (w *world) sender(from, to *node) *attest.Sender {
 	if w.broadcast {
 		s, err = attest.NewBroadcastSender(from.id(), valueChannel, nil)
 	} else {
-		suite := rapid.SampledFrom([]attest.Suite{attest.SuiteEd25519, attest.SuiteHMACSHA256}).Draw(w.t, "suite")
+		suite := rapid.SampledFrom([]attest.Suite{attest.SuiteEd25519, attest.SuiteHMACSHA256, attest.SuiteHMACSHA256T128}).Draw(w.t, "suite")
 		s, err = attest.NewUnicastSender(from.id(), &to.m, suite, rapid.Bool().Draw(w.t, "encrypt"))
 	}
 	if err != nil {

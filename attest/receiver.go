@@ -301,7 +301,7 @@ func (r *Receiver) Verify(raw []byte) (Envelope, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.mac.verify(e.Signed(), e.Auth) {
+	if !p.mac.verify(e.Signed(), e.Auth, e.Suite) {
 		return Envelope{}, fmt.Errorf("%w: HMAC of member %d does not verify", ErrForged, e.Sender)
 	}
 	return e, nil
@@ -375,7 +375,7 @@ func (r *Receiver) accept(pd *pending) (Message, error) {
 	if p.removed {
 		return Message{}, fmt.Errorf("%w: member %d was removed", ErrUnknownSender, e.Sender)
 	}
-	if e.Suite == SuiteHMACSHA256 && !p.mac.verify(e.Signed(), e.Auth) {
+	if e.Suite.Pairwise() && !p.mac.verify(e.Signed(), e.Auth, e.Suite) {
 		return Message{}, fmt.Errorf("%w: HMAC of member %d does not verify", ErrForged, e.Sender)
 	}
 	st := p.uni

@@ -18,6 +18,8 @@ func TestUnicastRoundTrip(t *testing.T) {
 		{attest.SuiteEd25519, false},
 		{attest.SuiteHMACSHA256, false},
 		{attest.SuiteHMACSHA256, true},
+		{attest.SuiteHMACSHA256T128, false},
+		{attest.SuiteHMACSHA256T128, true},
 		{attest.SuiteEd25519, true},
 	} {
 		t.Run(tc.suite.String(), func(t *testing.T) {
@@ -102,7 +104,7 @@ func TestForgeryRejected(t *testing.T) {
 	for _, tc := range []struct {
 		suite   attest.Suite
 		encrypt bool
-	}{{attest.SuiteEd25519, false}, {attest.SuiteHMACSHA256, false}, {attest.SuiteHMACSHA256, true}} {
+	}{{attest.SuiteEd25519, false}, {attest.SuiteHMACSHA256, false}, {attest.SuiteHMACSHA256, true}, {attest.SuiteHMACSHA256T128, false}, {attest.SuiteHMACSHA256T128, true}} {
 		_, ns := newNodes(t, 31, 2)
 		env := mustSeal(t, unicast(t, ns[0], ns[1], tc.suite, tc.encrypt), 1, []byte("payload"))
 		for bit := 0; bit < 8*len(env); bit++ {
@@ -127,7 +129,7 @@ func TestForgeryRejected(t *testing.T) {
 // certified, keys) is forged.
 func TestWrongKeyRejected(t *testing.T) {
 	f, ns := newNodes(t, 32, 2)
-	for _, suite := range []attest.Suite{attest.SuiteEd25519, attest.SuiteHMACSHA256} {
+	for _, suite := range []attest.Suite{attest.SuiteEd25519, attest.SuiteHMACSHA256, attest.SuiteHMACSHA256T128} {
 		// Member 1 with a different key pair, certified but not the
 		// admitted one.
 		imp, _, err := f.Join(1, 1, nil)
@@ -435,5 +437,31 @@ func TestLossyUnicast(t *testing.T) {
 	}
 	if m, err := lossy.Open(envs[3]); err != nil || m.Omitted != 0 {
 		t.Fatalf("counter 4: %+v, %v", m, err)
+	}
+}
+
+// TestTruncatedMACBoundToSuite: the suite byte is authenticated, so an
+// HMAC-SHA256 envelope relabelled as HMAC-SHA-256-128 with its MAC cut to
+// 16 bytes (the same first bytes a T128 sender would compute over the old
+// header) is forged, and so is the reverse with the tag padded out.
+func TestTruncatedMACBoundToSuite(t *testing.T) {
+	_, ns := newNodes(t, 34, 2)
+	full := mustSeal(t, unicast(t, ns[0], ns[1], attest.SuiteHMACSHA256, false), 1, []byte("v"))
+	cut := bytes.Clone(full[:len(full)-16])
+	cut[1] = byte(attest.SuiteHMACSHA256T128)
+	_, err := ns[1].r.Open(cut)
+	wantReason(t, err, attest.ReasonForged)
+
+	_, ns = newNodes(t, 35, 2)
+	short := mustSeal(t, unicast(t, ns[0], ns[1], attest.SuiteHMACSHA256T128, false), 1, []byte("v"))
+	if len(short) != len(full)-16 {
+		t.Fatalf("T128 envelope of %d bytes, full-tag one %d", len(short), len(full))
+	}
+	long := append(bytes.Clone(short), make([]byte, 16)...)
+	long[1] = byte(attest.SuiteHMACSHA256)
+	_, err = ns[1].r.Open(long)
+	wantReason(t, err, attest.ReasonForged)
+	if _, err := ns[1].r.Open(short); err != nil {
+		t.Fatalf("the genuine T128 envelope after the forgeries: %v", err)
 	}
 }

@@ -28,7 +28,8 @@ type Sender struct {
 
 // NewUnicastSender returns the sender for the directed pair from id to peer
 // (at peer's current epoch, from its admitted record). suite is
-// SuiteEd25519 (transferable) or SuiteHMACSHA256 (cheap, pairwise key);
+// SuiteEd25519 (transferable) or SuiteHMACSHA256 or SuiteHMACSHA256T128
+// (cheap, pairwise key);
 // encrypt adds AES-256-GCM under the pairwise encryption key. When peer
 // restarts (new epoch), create a new Sender for the new record: the pair,
 // its keys and its counters are new.
@@ -37,12 +38,12 @@ func NewUnicastSender(id *Identity, peer *Member, suite Suite, encrypt bool) (*S
 		return nil, fmt.Errorf("%w: unknown suite %d", ErrSuite, suite)
 	}
 	s := &Sender{id: id, stream: To(peer.ID, peer.Epoch), suite: suite}
-	if suite == SuiteHMACSHA256 || encrypt {
+	if suite.Pairwise() || encrypt {
 		k, err := id.OutboundKey(peer)
 		if err != nil {
 			return nil, err
 		}
-		if suite == SuiteHMACSHA256 {
+		if suite.Pairwise() {
 			s.mac = newMACState(k.mac[:])
 		}
 		if encrypt {
@@ -163,8 +164,8 @@ func (s *Sender) Seal(dst []byte, kind uint8, payload []byte) ([]byte, error) {
 		dst = append(dst, payload...)
 	}
 	signed := dst[start:]
-	if s.suite == SuiteHMACSHA256 {
-		return append(dst, s.mac.compute(signed)...), nil
+	if s.suite.Pairwise() {
+		return append(dst, s.mac.tag(signed, s.suite)...), nil
 	}
 	return append(dst, s.id.sign(signed)...), nil
 }

@@ -76,7 +76,7 @@ var fleetSetups atomic.Uint64
 //
 // Variants: auth=ed25519 is the default engine (broadcast attest
 // envelopes: one Ed25519 signature per agent and round, one verification
-// per delivery); auth=hmac is Config.Suite = attest.SuiteHMACSHA256 (one
+// per delivery); auth=hmac is Config.Suite = attest.SuiteHMACSHA256T128 (one
 // pairwise HMAC envelope per out-neighbour, sent as one bundle; each
 // receiver checks its own); auth=none is the Config.Unauthenticated
 // baseline (same payload, no envelope). Rounds/s of none over each signed
@@ -195,7 +195,7 @@ func benchFleetRound(b *testing.B, br testBroker, n int, auth string, period tim
 		cfg.Initial = []float64{float64(i)}
 		cfg.Unauthenticated = unauthenticated
 		if auth == "hmac" {
-			cfg.Suite = attest.SuiteHMACSHA256
+			cfg.Suite = attest.SuiteHMACSHA256T128 // what --suite hmac picks
 			for _, v := range g.Out(i) {
 				cfg.OutNeighbours = append(cfg.OutNeighbours, attest.MemberID(v+1))
 			}

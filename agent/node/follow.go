@@ -174,7 +174,7 @@ func (f *follower) topology(r recipe.Record) error {
 		return err
 	}
 	c := agent.Change{At: r.ActivateAt, Neighbours: in}
-	if cfg.Suite == attest.SuiteHMACSHA256 {
+	if cfg.Suite.Pairwise() {
 		c.OutNeighbours = outNeighbours(g, members, cfg.ID)
 	}
 	if err := f.n.eng.Schedule(c); err != nil {

@@ -71,7 +71,7 @@ type Settings struct {
 	// against.
 	IdentityDir, StateDir, Policy string
 	// Suite authenticates values: "ed25519" (transferable signatures, the
-	// default) or "hmac" (pairwise HMAC-SHA256, far cheaper, evidence
+	// default) or "hmac" (pairwise HMAC-SHA-256-128, far cheaper, evidence
 	// convinces only its receiver; needs the fleet topology for the
 	// out-neighbours).
 	Suite string
@@ -138,7 +138,7 @@ var configKeys = []Key{
 	{"metrics", "", "listen address for /metrics, /livez and /readyz; empty disables"},
 	{"log.format", "text", "log format: text|json"},
 	{"log.level", "info", "log level: debug|info|warn|error"},
-	{"suite", "ed25519", "value authentication: ed25519 (signatures anyone can check; equivocation evidence convinces anyone) or hmac (pairwise HMAC-SHA256, much cheaper, evidence convinces only its receiver; needs topology or fleetlog.replicas)"},
+	{"suite", "ed25519", "value authentication: ed25519 (signatures anyone can check; equivocation evidence convinces anyone) or hmac (pairwise HMAC-SHA-256-128, much cheaper, evidence convinces only its receiver; needs topology or fleetlog.replicas)"},
 	{"tee", "soft", "key backend: soft (keygen's files; NO hardware protection) or sgx (keys made in an EGo enclave at each start; run under ego)"},
 	{"identity.dir", "", "directory of this agent's per-epoch seeds and statements (wmsr-agent keygen --epochs)"},
 	{"identity.state-dir", "", "directory recording the last epoch used (default identity.dir); must survive restarts"},
