@@ -115,14 +115,19 @@ func FuzzDecodeRoundState(f *testing.F) {
 }
 
 // bundleEnvelopes seals one value from member 1 for members 2, 3 and 4
-// (HMAC pairwise envelopes, as an HMAC agent's Begin does).
+// (HMAC pairwise envelopes, as an HMAC agent's Begin does), with 32-byte
+// tags.
 func bundleEnvelopes(t tb, payload []byte) [][]byte {
+	return bundleEnvelopesSuite(t, payload, attest.SuiteHMACSHA256)
+}
+
+func bundleEnvelopesSuite(t tb, payload []byte, suite attest.Suite) [][]byte {
 	t.Helper()
 	tf := newTestFleet(t, 93, 1, 2, 3, 4)
 	var envs [][]byte
 	for _, id := range []attest.MemberID{2, 3, 4} {
 		rec := tf.record[id]
-		s, err := attest.NewUnicastSender(tf.backends[1].Identity(), &rec, attest.SuiteHMACSHA256, false)
+		s, err := attest.NewUnicastSender(tf.backends[1].Identity(), &rec, suite, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +158,21 @@ func TestBundleRoundTrip(t *testing.T) {
 	if whole := len(envs[0]) * 3; len(b) >= whole/2 {
 		t.Fatalf("bundle of %d bytes for %d bytes of envelopes", len(b), whole)
 	}
-	t.Logf("payload %d bytes, bundle for 3: %d bytes", len(p), len(b))
+	// With 16-byte tags (SuiteHMACSHA256T128, what --suite hmac picks):
+	// for six receivers 9 + 17 + 6·19 = 140 bytes, as payload.go says.
+	short := bundleEnvelopesSuite(t, p, attest.SuiteHMACSHA256T128)
+	sb, err := agent.AppendBundle(nil, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 9 + len(p) + 3*(3+16); len(sb) != want || len(p) != 17 {
+		t.Fatalf("T128 bundle of %d bytes for a %d-byte payload, want %d (payload 17)", len(sb), len(p), want)
+	}
+	for i, id := range []attest.MemberID{2, 3, 4} {
+		if one, err := agent.BundleEnvelope(nil, sb, id); err != nil || !bytes.Equal(one, short[i]) {
+			t.Fatalf("T128 envelope for %d: %v", id, err)
+		}
+	}
 	var got [][]byte
 	if err := agent.DecodeBundle(b, func(e []byte) bool { got = append(got, bytes.Clone(e)); return true }); err != nil {
 		t.Fatal(err)
@@ -205,13 +224,15 @@ func TestBundleRoundTrip(t *testing.T) {
 // and what it accepts re-encodes to the same bytes.
 func FuzzDecodeBundle(f *testing.F) {
 	p, _ := agent.AppendRoundState(nil, agent.RoundState{Round: 7, State: []float64{1.5, -2}})
-	envs := bundleEnvelopes(f, p)
-	for n := 1; n <= len(envs); n++ {
-		b, err := agent.AppendBundle(nil, envs[:n])
-		if err != nil {
-			f.Fatal(err)
+	for _, suite := range []attest.Suite{attest.SuiteHMACSHA256, attest.SuiteHMACSHA256T128} {
+		envs := bundleEnvelopesSuite(f, p, suite)
+		for n := 1; n <= len(envs); n++ {
+			b, err := agent.AppendBundle(nil, envs[:n])
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
 		}
-		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var envs [][]byte
