@@ -21,10 +21,9 @@ const (
 	KeySize = 32
 )
 
-// verifyEd25519 and its two siblings below (a cached expanded key, and
-// batches in OpenBatch) are the only Ed25519 verification rule used
-// anywhere in this package: single envelopes, batches and equivocation
-// evidence.
+// verifyEd25519, verifyExpanded (a key decoded once) and OpenBatch's
+// batches apply the only Ed25519 verification rule used anywhere in this
+// package: single envelopes, batches and equivocation evidence.
 //
 // It implements ZIP-215 (cofactored verification, non-canonical point
 // encodings accepted, s < L required). The reason is consistency, which is
