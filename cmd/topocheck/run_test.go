@@ -258,6 +258,17 @@ func TestRealProcess(t *testing.T) {
 			t.Errorf("%v: exit %d (want %d): %s", c.args, code, c.code, out)
 		}
 	}
+	// The bench command end to end on its quickest family: it times this
+	// binary as a process, so it needs the real one.
+	out, err := exec.Command(bin, "bench", "--no-milp", "--no-install", "--only", "k-out").Output()
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	for _, want := range []string{"| k-out k=6 | 14 | 84 | 3 | 1 |", "| k-out k=6 | 64 | 384 | 2 | 1 |"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // FuzzRun feeds arbitrary bytes through every reader and the analysis: the

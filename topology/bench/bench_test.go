@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFormatRow pins what a row says in each state of the two solvers: a
+// speed-up only when topocheck finished, proven bounds when it did not,
+// and a flag when CBC's answer falls outside what topocheck proved.
+func TestFormatRow(t *testing.T) {
+	exact := Row{Family: "f", N: 40, Arcs: 99, R: 3, S: 4, RLower: 3, RUpper: 3, SLower: 4, SUpper: 4, Exact: true, Topocheck: 10 * time.Millisecond}
+	settled := Row{Family: "f", N: 40, Arcs: 99, R: 10, S: 1, RLower: 10, RUpper: 10, SLower: 1, SUpper: 2, Topocheck: time.Minute}
+	bounded := Row{Family: "f", N: 80, Arcs: 99, R: 9, S: 1, RLower: 9, RUpper: 12, SLower: 1, SUpper: 5, Topocheck: time.Minute}
+	for _, c := range []struct {
+		name  string
+		row   Row
+		rho   int
+		s     int
+		cap   bool
+		milp  time.Duration
+		cells []string // ρ, s, MILP, ratio
+	}{
+		{"both finish", exact, 3, 4, false, 250 * time.Millisecond, []string{"3", "4", "250 ms", "25×"}},
+		{"MILP capped", exact, 0, 0, true, time.Minute, []string{"3", "4", "> 60.00 s", "> 6000×"}},
+		{"MILP wrong", exact, 3, 3, false, 250 * time.Millisecond, []string{"3", "4", "250 ms (CBC: ρ=3 s=3!)", "25×"}},
+		{"topocheck bounds, MILP finishes", bounded, 10, 2, false, 30 * time.Second, []string{"9–12*", "1–5*", "30.00 s", "< 0.50×"}},
+		{"topocheck bounds, MILP outside them", bounded, 13, 2, false, 30 * time.Second, []string{"9–12*", "1–5*", "30.00 s (CBC: ρ=13 s=2!)", "< 0.50×"}},
+		{"topocheck bounds, MILP s outside them", bounded, 9, 6, false, 30 * time.Second, []string{"9–12*", "1–5*", "30.00 s (CBC: ρ=9 s=6!)", "< 0.50×"}},
+		{"both capped", bounded, 0, 0, true, time.Minute, []string{"9–12*", "1–5*", "> 60.00 s", "–"}},
+		{"ρ settled, s bounded", settled, 0, 0, true, time.Minute, []string{"10", "1–2*", "> 60.00 s", "–"}},
+	} {
+		r := c.row
+		r.MILP, r.MILPCapped = c.milp, c.cap
+		if !c.cap {
+			r.MILPR, r.MILPS = itoa(c.rho), itoa(c.s)
+			r.Agree = agrees(r, c.rho, c.s)
+		}
+		cells := strings.Split(strings.Trim(formatRow(r), "| "), " | ")
+		got := []string{cells[3], cells[4], cells[9], cells[10]}
+		if strings.Join(got, "|") != strings.Join(c.cells, "|") {
+			t.Errorf("%s: ρ, s, MILP, ratio = %q, want %q", c.name, got, c.cells)
+		}
+	}
+}
+
+func itoa(v int) string { return strconv.Itoa(v) }
