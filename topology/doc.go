@@ -125,7 +125,10 @@
 // the units of parallel work; an idle worker is handed the shallowest
 // "exclude" branch still pending on a busy one's path (the largest piece
 // there is: on dense graphs a dozen hand-overs per decision instead of
-// a thousand small ones, each costing a wake-up). The verdict never
+// a thousand small ones, each costing a wake-up). The first worker runs
+// on the caller's goroutine and starts the others only after its first
+// 128 nodes, so the many small decisions of an easy graph wake no
+// thread. The verdict never
 // depends on scheduling; which witness is found may.
 //
 // Branching. The stuck node of S1 with the least slack (then the largest

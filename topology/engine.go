@@ -150,6 +150,8 @@ type engine[S bitset] struct {
 	limit    int64 // stop after about this many search nodes (0: none)
 	stride   int64 // workers report every stride+1 nodes (a power of two minus one)
 	limitHit atomic.Bool
+	// spawn starts workers 1.. (set by run, called once by worker 0).
+	spawn func()
 
 	stop   atomic.Bool
 	nodes  atomic.Int64
@@ -673,6 +675,11 @@ type worker[S bitset] struct {
 
 func (w *worker[S]) tick() bool {
 	w.nodes++
+	if w.nodes == spawnAfter && w.id == 0 && w.e.spawn != nil {
+		// Only worker 0 reads or clears spawn.
+		w.e.spawn()
+		w.e.spawn = nil
+	}
 	if w.nodes&w.e.stride == 0 {
 		e := w.e
 		total := e.nodes.Add(e.stride + 1)
@@ -1095,31 +1102,23 @@ func (e *engine[S]) run(ctx context.Context, workers int) outcome {
 	e.workers = max(workers, 1)
 	e.qcond = sync.NewCond(&e.qmu)
 	e.prepare()
+	// Worker 0 runs on the caller's goroutine and the others start only
+	// once it has searched spawnAfter nodes: most decisions end sooner
+	// than waking a second thread takes (on small graphs a report makes
+	// dozens of them).
 	var wg sync.WaitGroup
-	for id := 0; id < e.workers; id++ {
-		wg.Add(1)
-		go func(id int) {
-			defer wg.Done()
-			w := &worker[S]{e: e, id: id}
-			for {
-				t, ok := e.next()
-				if !ok {
-					break
-				}
-				st := t.st
-				good := true
-				if t.anchor >= 0 {
-					st, good = e.anchorState(t.anchor)
-				}
-				if good {
-					w.pend = w.pend[:0]
-					w.search(st, 0)
-				}
-				e.done()
+	if e.workers > 1 {
+		e.spawn = func() {
+			for id := 1; id < e.workers; id++ {
+				wg.Add(1)
+				go func(id int) {
+					defer wg.Done()
+					e.work(id)
+				}(id)
 			}
-			e.nodes.Add(w.nodes & e.stride)
-		}(id)
+		}
 	}
+	e.work(0)
 	wg.Wait()
 	out := outcome{complete: !e.stop.Load() || e.result.found, nodes: e.nodes.Load(), limited: e.limitHit.Load()}
 	if e.result.found {
@@ -1131,6 +1130,32 @@ func (e *engine[S]) run(ctx context.Context, workers int) outcome {
 		}
 	}
 	return out
+}
+
+// spawnAfter is how many nodes worker 0 searches alone before the other
+// workers start.
+const spawnAfter = 128
+
+// work is one worker's loop: tasks until none is left.
+func (e *engine[S]) work(id int) {
+	w := &worker[S]{e: e, id: id}
+	for {
+		t, ok := e.next()
+		if !ok {
+			break
+		}
+		st := t.st
+		good := true
+		if t.anchor >= 0 {
+			st, good = e.anchorState(t.anchor)
+		}
+		if good {
+			w.pend = w.pend[:0]
+			w.search(st, 0)
+		}
+		e.done()
+	}
+	e.nodes.Add(w.nodes & e.stride)
 }
 
 // next hands out the next task: donated states first, then anchors in
