@@ -90,15 +90,17 @@ type instance struct {
 	exact, adaptive bool
 	// wlog: use Lemmas 12 and 13 of doc.go (sideHelpers only). They keep
 	// every answer but change which nodes a search visits, so the callers
-	// whose searches are capped by an effort (the threat verdicts) leave
-	// them off and keep their capped results as they were.
+	// whose searches are capped by an effort (the threat verdicts but the
+	// fraction verdict) leave them off and keep their capped results as
+	// they were.
 	wlog bool
 	// qBranch: branch on the candidate that supports the most nodes of Q
 	// (a heuristic for sparse split runs; see search).
 	qBranch bool
 	// ownShare: a node of Q counts itself against the pairing constraints
 	// it lies in (Lemma 15 of doc.go). Sound everywhere; off in the
-	// effort-capped threat searches, whose capped results stay as they were.
+	// effort-capped threat searches but the fraction verdict's, whose
+	// capped results stay as they were.
 	ownShare bool
 }
 
