@@ -90,16 +90,16 @@ type instance struct {
 	exact, adaptive bool
 	// wlog: use Lemmas 12 and 13 of doc.go (sideHelpers only). They keep
 	// every answer but change which nodes a search visits, so the callers
-	// whose searches are capped by an effort (the threat verdicts but the
-	// fraction verdict) leave them off and keep their capped results as
-	// they were.
+	// whose searches are capped by an effort (the threat verdicts, except
+	// the fraction verdict) leave them off and keep their capped results
+	// as they were.
 	wlog bool
 	// qBranch: branch on the candidate that supports the most nodes of Q
 	// (a heuristic for sparse split runs; see search).
 	qBranch bool
 	// ownShare: a node of Q counts itself against the pairing constraints
 	// it lies in (Lemma 15 of doc.go). Sound everywhere; off in the
-	// effort-capped threat searches but the fraction verdict's, whose
+	// effort-capped threat searches except the fraction verdict's, whose
 	// capped results stay as they were.
 	ownShare bool
 }
@@ -275,13 +275,19 @@ func (e *engine[S]) gcore1(X, check, fixed, fut uint64, k int, seq *[]int) uint6
 				}
 			}
 		}
-		var next uint64
-		for x := removed; x != 0; x &= x - 1 {
-			next |= e.out[bits.TrailingZeros64(x)][0]
-		}
-		check = next & X
+		check = e.outOf1(removed) & X
 	}
 	return X
+}
+
+// outOf1 is outOf on a bare word (graphs of at most 64 nodes), without the
+// final intersection.
+func (e *engine[S]) outOf1(a uint64) uint64 {
+	var r uint64
+	for x := a; x != 0; x &= x - 1 {
+		r |= e.out[bits.TrailingZeros64(x)][0]
+	}
+	return r
 }
 
 // outOf returns the out-neighbours of the nodes of a that lie in within.
@@ -650,11 +656,7 @@ func (e *engine[S]) peel1(Q, B, fut S, k int, cons []pair1, maxExcess int) S {
 				removed |= 1 << uint(w)
 			}
 		}
-		var next uint64
-		for x := removed; x != 0; x &= x - 1 {
-			next |= e.out[bits.TrailingZeros64(x)][0]
-		}
-		check = next & q
+		check = e.outOf1(removed) & q
 	}
 	Q[0] = q
 	return Q

@@ -35,7 +35,7 @@ func TestFormatRow(t *testing.T) {
 		r := c.row
 		r.MILP, r.MILPCapped = c.milp, c.cap
 		if !c.cap {
-			r.MILPR, r.MILPS = itoa(c.rho), itoa(c.s)
+			r.MILPR, r.MILPS = strconv.Itoa(c.rho), strconv.Itoa(c.s)
 			r.Agree = agrees(r, c.rho, c.s)
 		}
 		cells := strings.Split(strings.Trim(formatRow(r), "| "), " | ")
@@ -45,5 +45,3 @@ func TestFormatRow(t *testing.T) {
 		}
 	}
 }
-
-func itoa(v int) string { return strconv.Itoa(v) }
