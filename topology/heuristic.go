@@ -337,152 +337,219 @@ type closeScratch struct {
 	stack []int
 }
 
-// lowCutPair looks, by local search, for a pair in which no node has more
-// than target in-neighbours outside its set: a witness that D is not
-// (target+1)-robust, found without a decision. It minimises the total
-// excess Σ max(0, |N_i \ S_k| − target) over the nodes of S1 ∪ S2 by
-// single-node moves between S1, S2 and neither, from the given starts and
-// from random even splits, with random kicks when a descent stalls. It is
-// a heuristic: nil means only that it gave up. Deterministic.
-func lowCutPair(g *graph.Digraph, target int, starts []*Pair, effort int) *Pair {
+// lowCutPair looks, by local search, for a pair in which every node i of
+// S1 ∪ S2 is stuck for the needs t, i.e. has at most d_i − t_i
+// in-neighbours outside its set: with t = needs(g, r) a witness that D is
+// not r-robust, with t = fractionNeeds(g, p) one that it is not p-fraction
+// robust, found without a decision. Each restart labels the nodes S1, S2
+// or neither (first from the given starts, then random even splits) and
+// walks as WalkSAT does (Selman, Kautz, Cohen 1994): it picks a random
+// node that is not stuck and, half the time at random and otherwise
+// greedily by the total excess Σ max(0, |N_i \ S_k| − (d_i − t_i)),
+// either relabels that node or moves one of its in-neighbours into its
+// set, never emptying S1 or S2. Measured against a steepest descent with
+// random kicks on k-out graphs of 60 and 80 nodes, it found the pairs at
+// the fraction optimum in one restart instead of 2–20, at the same cost
+// per restart. It is a heuristic: nil means only that it gave up after
+// effort restarts of walkSteps·n steps. Deterministic.
+func lowCutPair(g *graph.Digraph, t []int32, starts []*Pair, effort int) *Pair {
 	n := g.N()
-	if n < 2 || n > 256 || target < 0 {
+	if n < 2 {
 		return nil
 	}
-	rng := rand.New(rand.NewPCG(uint64(n), uint64(target)+7))
-	lab := make([]int8, n)
-	out := make([]int, n) // in-neighbours with another label
-	var size [3]int
-	excess := func(i int) int {
-		if lab[i] == 0 {
-			return 0
-		}
-		return max(0, out[i]-target)
+	allow := make([]int, n) // in-neighbours across a stuck node may have
+	seed := uint64(7)
+	for i := range allow {
+		allow[i] = g.InDegree(i) - int(t[i]) // < 0: never stuck, so moved out
+		seed = seed*31 + uint64(t[i])
 	}
-	load := func() int {
-		size = [3]int{}
-		e := 0
-		for i := 0; i < n; i++ {
-			size[lab[i]]++
-			out[i] = 0
-			for _, u := range g.In(i) {
-				if lab[u] != lab[i] {
-					out[i]++
-				}
-			}
-			e += excess(i)
-		}
-		return e
-	}
-	// delta of moving v to label l, without applying it.
-	delta := func(v int, l int8) int {
-		old := lab[v]
-		d := -excess(v)
-		ov := 0
-		for _, u := range g.In(v) {
-			if lab[u] != l {
-				ov++
-			}
-		}
-		if l != 0 {
-			d += max(0, ov-target)
-		}
-		for _, w := range g.Out(v) {
-			lw := lab[w]
-			if lw == 0 || int(w) == v {
-				continue
-			}
-			o := out[w]
-			if lw == old {
-				o++ // v leaves w's set
-			}
-			if lw == l {
-				o-- // v joins it
-			}
-			d += max(0, o-target) - max(0, out[w]-target)
-		}
-		return d
-	}
-	move := func(v int, l int8) {
-		old := lab[v]
-		for _, w := range g.Out(v) {
-			if lab[w] == old {
-				out[w]++
-			}
-			if lab[w] == l {
-				out[w]--
-			}
-		}
-		lab[v] = l
-		size[old]--
-		size[l]++
-		out[v] = 0
-		for _, u := range g.In(v) {
-			if lab[u] != l {
-				out[v]++
-			}
-		}
-	}
-	result := func() *Pair {
-		var p Pair
-		for i := 0; i < n; i++ {
-			switch lab[i] {
-			case 1:
-				p.S1 = append(p.S1, i)
-			case 2:
-				p.S2 = append(p.S2, i)
-			}
-		}
-		return &p
-	}
-	order := rng.Perm(n)
+	rng := rand.New(rand.NewPCG(uint64(n), seed))
+	w := &walker{g: g, allow: allow, lab: make([]int8, n), out: make([]int, n), pos: make([]int, n)}
 	for round := 0; round < effort; round++ {
-		clear(lab)
+		clear(w.lab)
 		if round < len(starts) && starts[round] != nil {
 			for _, v := range starts[round].S1 {
-				lab[v] = 1
+				w.lab[v] = 1
 			}
 			for _, v := range starts[round].S2 {
-				lab[v] = 2
+				w.lab[v] = 2
 			}
 		} else {
 			for i, v := range rng.Perm(n) {
-				lab[v] = int8(1 + i%2)
+				w.lab[v] = int8(1 + i%2)
 			}
 		}
-		e := load()
-		for kick := 0; kick < 8 && e > 0; kick++ {
-			for improved := true; improved && e > 0; {
-				improved = false
-				for _, v := range order {
-					for _, l := range [3]int8{1, 2, 0} {
-						if l == lab[v] || size[lab[v]] == 1 && lab[v] != 0 {
-							continue
-						}
-						if d := delta(v, l); d < 0 {
-							move(v, l)
-							e += d
-							improved = true
-						}
-					}
+		if w.run(rng, walkSteps*n) {
+			var p Pair
+			for i, l := range w.lab {
+				switch l {
+				case 1:
+					p.S1 = append(p.S1, i)
+				case 2:
+					p.S2 = append(p.S2, i)
 				}
 			}
-			if e == 0 {
-				break
-			}
-			// Kick: relabel a few random nodes of positive excess.
-			for k := 0; k < 3; k++ {
-				v := rng.IntN(n)
-				l := int8(rng.IntN(3))
-				if l != lab[v] && (lab[v] == 0 || size[lab[v]] > 1) {
-					e += delta(v, l)
-					move(v, l)
-				}
-			}
-		}
-		if e == 0 && size[1] > 0 && size[2] > 0 {
-			return result()
+			return &p
 		}
 	}
 	return nil
+}
+
+// walkSteps·n is the length of one restart of lowCutPair.
+const walkSteps = 40
+
+// walker is the state of lowCutPair's walk: a label per node (0 neither,
+// 1 S1, 2 S2), each labelled node's in-neighbours with another label, and
+// the labelled nodes that are not stuck (viol, with pos their index or −1).
+type walker struct {
+	g     *graph.Digraph
+	allow []int
+	lab   []int8
+	out   []int
+	size  [3]int
+	viol  []int
+	pos   []int
+	cands []walkMove
+}
+
+type walkMove struct {
+	v int
+	l int8
+}
+
+// run walks from the current labels for at most steps steps and reports
+// whether it reached a pair.
+func (w *walker) run(rng *rand.Rand, steps int) bool {
+	g, lab := w.g, w.lab
+	w.size = [3]int{}
+	w.viol = w.viol[:0]
+	for i := range lab {
+		w.size[lab[i]]++
+		w.pos[i] = -1
+		w.out[i] = 0
+		for _, u := range g.In(i) {
+			if lab[u] != lab[i] {
+				w.out[i]++
+			}
+		}
+	}
+	for i := range lab {
+		w.fix(i)
+	}
+	for range steps {
+		if len(w.viol) == 0 {
+			return w.size[1] > 0 && w.size[2] > 0
+		}
+		v := w.viol[rng.IntN(len(w.viol))]
+		w.cands = w.cands[:0]
+		if w.size[lab[v]] > 1 {
+			for l := int8(0); l < 3; l++ {
+				if l != lab[v] {
+					w.cands = append(w.cands, walkMove{v, l})
+				}
+			}
+		}
+		for _, u := range g.In(v) {
+			if lu := lab[u]; lu != lab[v] && (lu == 0 || w.size[lu] > 1) {
+				w.cands = append(w.cands, walkMove{int(u), lab[v]})
+			}
+		}
+		if len(w.cands) == 0 {
+			continue
+		}
+		var pick walkMove
+		if rng.IntN(2) == 0 {
+			pick = w.cands[rng.IntN(len(w.cands))]
+		} else {
+			best, ties := int(^uint(0)>>1), 0
+			for _, c := range w.cands {
+				switch d := w.delta(c.v, c.l); {
+				case d < best:
+					best, ties, pick = d, 1, c
+				case d == best:
+					ties++
+					if rng.IntN(ties) == 0 {
+						pick = c
+					}
+				}
+			}
+		}
+		w.move(pick.v, pick.l)
+	}
+	return len(w.viol) == 0 && w.size[1] > 0 && w.size[2] > 0
+}
+
+func (w *walker) excess(o, i int) int { return max(0, o-w.allow[i]) }
+
+// fix files node i under viol or takes it off, as its state says.
+func (w *walker) fix(i int) {
+	bad := w.lab[i] != 0 && w.out[i] > w.allow[i]
+	switch {
+	case bad && w.pos[i] < 0:
+		w.pos[i] = len(w.viol)
+		w.viol = append(w.viol, i)
+	case !bad && w.pos[i] >= 0:
+		last := w.viol[len(w.viol)-1]
+		w.viol[w.pos[i]], w.pos[last] = last, w.pos[i]
+		w.viol = w.viol[:len(w.viol)-1]
+		w.pos[i] = -1
+	}
+}
+
+// delta is the change of the total excess if v moved to label l.
+func (w *walker) delta(v int, l int8) int {
+	old := w.lab[v]
+	d := 0
+	if old != 0 {
+		d -= w.excess(w.out[v], v)
+	}
+	if l != 0 {
+		ov := 0
+		for _, u := range w.g.In(v) {
+			if w.lab[u] != l {
+				ov++
+			}
+		}
+		d += w.excess(ov, v)
+	}
+	for _, x := range w.g.Out(v) {
+		lx := w.lab[x]
+		if lx == 0 || int(x) == v {
+			continue
+		}
+		o := w.out[x]
+		if lx == old {
+			o++ // v leaves x's set
+		}
+		if lx == l {
+			o-- // v joins it
+		}
+		d += w.excess(o, int(x)) - w.excess(w.out[x], int(x))
+	}
+	return d
+}
+
+func (w *walker) move(v int, l int8) {
+	old := w.lab[v]
+	for _, x := range w.g.Out(v) {
+		if w.lab[x] == old {
+			w.out[x]++
+		}
+		if w.lab[x] == l {
+			w.out[x]--
+		}
+	}
+	w.lab[v] = l
+	w.size[old]--
+	w.size[l]++
+	w.out[v] = 0
+	for _, u := range w.g.In(v) {
+		if w.lab[u] != l {
+			w.out[v]++
+		}
+	}
+	w.fix(v)
+	for _, x := range w.g.Out(v) {
+		w.fix(int(x))
+	}
 }

@@ -52,7 +52,7 @@ const quickLimit = 1 << 13
 
 // lowCutEffort is the number of restarts of lowCutPair before a top-down
 // step of MaxR falls back to a full decision.
-const lowCutEffort = 30
+const lowCutEffort = 8
 
 // RResult is the answer to MaxR.
 type RResult struct {
@@ -170,7 +170,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				for _, p := range trivialPairs(g) {
 					starts = append(starts, &p)
 				}
-				if p := lowCutPair(g, r-1, starts, lowCutEffort); p != nil {
+				if p := lowCutPair(g, needs(g, r), starts, lowCutEffort); p != nil {
 					res.Upper, res.Witness = MaxOut(g, *p), p
 					progressed = true
 					continue

@@ -2,7 +2,9 @@ package topology
 
 import (
 	"context"
+	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/wmsr/wmsr/graph"
@@ -138,7 +140,7 @@ func TestLowCutPair(t *testing.T) {
 					t.Fatal(err)
 				}
 				for target := 0; target <= n; target++ {
-					w := lowCutPair(g, target, nil, 6)
+					w := lowCutPair(g, needs(g, target+1), nil, 6)
 					if w == nil {
 						continue
 					}
@@ -155,6 +157,68 @@ func TestLowCutPair(t *testing.T) {
 	}
 	if found == 0 {
 		t.Fatal("the local search never found anything")
+	}
+}
+
+// TestLowCutPairFraction: with fraction needs, whatever the local search
+// returns has every node below the fraction, and it returns nothing at or
+// below p*.
+func TestLowCutPairFraction(t *testing.T) {
+	found := 0
+	for n := 2; n <= 9; n++ {
+		for _, p := range []float64{0.3, 0.5, 0.7} {
+			for seed := uint64(0); seed < 6; seed++ {
+				g, _ := graph.ErdosRenyi(n, p, seed%2 == 0, 800+seed)
+				pstar := newObvious(g).fraction()
+				for d := 1; d <= n; d++ {
+					for k := 1; k <= d; k++ {
+						q := big.NewRat(int64(k), int64(d))
+						w := lowCutPair(g, fractionNeeds(g, q), nil, 4)
+						if w == nil {
+							continue
+						}
+						if q.Cmp(pstar) <= 0 {
+							t.Fatalf("%v: a pair below %s, but p* = %s", arcs(g), q.RatString(), pstar.RatString())
+						}
+						if rw := ratio(g, *w); rw.Cmp(q) >= 0 || len(w.S1) == 0 || len(w.S2) == 0 || slices.ContainsFunc(w.S1, func(v int) bool { return slices.Contains(w.S2, v) }) {
+							t.Fatalf("%v q %s: pair %+v of ratio %s", arcs(g), q.RatString(), *w, rw.RatString())
+						}
+						found++
+					}
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("the local search never found anything")
+	}
+}
+
+// TestFractionQuickPath: the fraction verdict with every decision that
+// needs more than one search node sent through lowCutPair first.
+func TestFractionQuickPath(t *testing.T) {
+	ctx := context.Background()
+	for n := 2; n <= 9; n++ {
+		for _, p := range []float64{0.3, 0.5, 0.7} {
+			for seed := uint64(0); seed < 6; seed++ {
+				g, _ := graph.ErdosRenyi(n, p, seed%2 == 0, 850+seed)
+				opt := Options{Workers: 1 + int(seed%2)}
+				rr, err := MaxR(ctx, g, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := newObvious(g).fraction()
+				for _, quick := range []int64{1, 4} {
+					v := fractionVerdict(ctx, g, rr, ThreatOptions{Options: opt}, quick)
+					if !v.Exact || v.P != want.RatString() {
+						t.Fatalf("%v quick %d: fraction verdict %+v, want p* = %s", arcs(g), quick, v, want.RatString())
+					}
+					if v.Witness != nil && ratio(g, *v.Witness).Cmp(want) != 0 {
+						t.Fatalf("%v quick %d: witness %+v has ratio %s, want %s", arcs(g), quick, *v.Witness, ratio(g, *v.Witness).RatString(), want.RatString())
+					}
+				}
+			}
+		}
 	}
 }
 
