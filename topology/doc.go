@@ -243,11 +243,12 @@
 // (coverPairs: a few weak nodes made stuck by shared helpers, S2 the rest
 // that S1's percolation cannot reach) only if one stalls, and after that,
 // with two values left, decides the larger budget first (a refutation
-// settles both); MaxR tries each
-// top-down step on a small budget, then a local search for a pair with
-// every node at most r−1 in-neighbours across (lowCutPair, a WalkSAT-style
-// walk), then the full decision; the fraction verdict does the same for
-// its decisions until one of them finds a pair or the walk fails once. In the runs of planGrown (sparse), the search branches on the
+// settles both); MaxR tries each top-down step on a small budget, then a
+// local search for a pair with every node at most r−1 in-neighbours
+// across (lowCutPair, a WalkSAT-style walk), then the full decision; the
+// fraction verdict does the same for its decisions until one of them
+// finds a pair or the walk fails once. In the runs of planGrown (sparse),
+// the search branches on the
 // candidate with the most out-neighbours in Q (then the largest deficit):
 // adding it takes the most support from S2, and Q collapsing is what
 // prunes there (about 25 % fewer nodes on k-in graphs; no gain on dense

@@ -166,11 +166,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				// r−1 in-neighbours across (lowCutPair), and only then the
 				// full decision.
 				searched = r
-				starts := []*Pair{res.Witness}
-				for _, p := range trivialPairs(g) {
-					starts = append(starts, &p)
-				}
-				if p := lowCutPair(g, needs(g, r), starts, lowCutEffort); p != nil {
+				if p := lowCutPair(g, needs(g, r), starts(g, res.Witness), lowCutEffort); p != nil {
 					res.Upper, res.Witness = MaxOut(g, *p), p
 					progressed = true
 					continue

@@ -295,7 +295,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		}
 		o := decide(ctx, inst, opt.workers(), lim, nil)
 		if try && o.limited && !o.found {
-			if p := lowCutPair(g, inst.t, []*Pair{wit}, fracLowCutEffort); p != nil {
+			if p := lowCutPair(g, inst.t, starts(g, wit), fracLowCutEffort); p != nil {
 				up, wit = ratio(g, *p), p
 				continue
 			}
