@@ -295,7 +295,9 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		}
 		o := decide(ctx, inst, opt.workers(), lim, nil)
 		if try && o.limited && !o.found {
-			if p := lowCutPair(g, inst.t, starts(g, wit), fracLowCutEffort); p != nil {
+			// The pair is measured from the definitions; only a ratio
+			// below mid counts, so the bisection always moves.
+			if p := lowCutPair(g, inst.t, starts(g, wit), fracLowCutEffort); p != nil && ratio(g, *p).Cmp(mid) < 0 {
 				up, wit = ratio(g, *p), p
 				continue
 			}
