@@ -166,10 +166,12 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				// r−1 in-neighbours across (lowCutPair), and only then the
 				// full decision.
 				searched = r
-				if p := lowCutPair(g, needs(g, r), starts(g, res.Witness), lowCutEffort); p != nil && MaxOut(g, *p) < r {
-					res.Upper, res.Witness = MaxOut(g, *p), p
-					progressed = true
-					continue
+				if p := lowCutPair(g, needs(g, r), starts(g, res.Witness), lowCutEffort); p != nil {
+					if m := MaxOut(g, *p); m < r {
+						res.Upper, res.Witness = m, p
+						progressed = true
+						continue
+					}
 				}
 				o = decide(ctx, &instance{g: g, t: needs(g, r), ownShare: true}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
 				res.Nodes += o.nodes
