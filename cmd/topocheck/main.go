@@ -20,7 +20,9 @@
 //
 // Exit status: 0 success (the property holds, the faults are tolerated);
 // 1 the property fails (a witness is printed) or the faults are not
-// tolerated; 2 bad usage or bad input; 3 undecided within --timeout.
+// tolerated; 2 bad usage or bad input; 3 undecided within --timeout. The
+// full report exits 0 when ρ and s at ρ are exact and 3 when either is
+// bounds only; its threat verdicts, capped by --effort, say "exact" each.
 package main
 
 import "os"

@@ -50,8 +50,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 Decides the exact r- and (r,s)-robustness of a communication digraph
 (arc u→v: v hears u) and how many compromised agents W-MSR tolerates.
 
-Exit status: 0 holds/tolerated, 1 fails (witness printed), 2 bad input,
-3 undecided within --timeout.
+Exit status: 0 holds/tolerated (the report: r and s exact), 1 fails
+(witness printed), 2 bad input, 3 undecided within --timeout (the report:
+r or s are bounds only).
 
 flags:
 `)
@@ -409,8 +410,17 @@ func exactWord(b bool) string {
 	return "bounds only: --timeout or --effort reached"
 }
 
+// report prints the full report. It exits 3 (undecided) when ρ or s at ρ,
+// the values the JSON "exact" covers, are bounds only, as --r R does: a
+// script that gates a deployment on the report must not read bounds as an
+// answer. Threat verdicts capped by --effort carry their own "exact" and
+// do not change the status; the effort cap is how the report stays quick.
 func (p *printer) report(rep topology.Report) int {
 	rr, sr, t := rep.R, rep.S, rep.Tolerates
+	status := exitOK
+	if !rr.Exact || !sr.Exact {
+		status = exitUndecided
+	}
 	if p.json {
 		type jv struct {
 			F            *int      `json:"f,omitempty"`
@@ -475,7 +485,7 @@ func (p *printer) report(rep topology.Report) int {
 			"byzantine_signed": conv(t.ByzantineSigned, t.Total.Upper+2),
 		}
 		p.emit(o)
-		return exitOK
+		return status
 	}
 	fmt.Fprintf(p.w, "%s: %d nodes, %d arcs\n", p.name, rep.Nodes, rep.Arcs)
 	if rr.Exact {
@@ -505,7 +515,7 @@ func (p *printer) report(rep topology.Report) int {
 	for _, v := range []topology.Verdict{t.Total, t.Local, t.Fraction, t.Byzantine, t.ByzantineSigned} {
 		p.textVerdict(v)
 	}
-	return exitOK
+	return status
 }
 
 func (p *printer) textVerdict(v topology.Verdict) {

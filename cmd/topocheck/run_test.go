@@ -203,8 +203,8 @@ func TestTimeoutGivesBounds(t *testing.T) {
 	}
 	f.Close()
 	code, out, errs := call(t, "", "--json", "--timeout", "300ms", path)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 (bounds only): %s", code, errs)
 	}
 	var rep struct {
 		RLower, RUpper int `json:"-"`
@@ -216,11 +216,14 @@ func TestTimeoutGivesBounds(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.RL > rep.RU || rep.Witness["r"] == nil {
+	if rep.Exact || rep.RL > rep.RU || rep.Witness["r"] == nil {
 		t.Fatalf("bounds %d..%d, witness %v", rep.RL, rep.RU, rep.Witness["r"])
 	}
 	if err := topology.VerifyViolation(g, rep.Witness["r"].pair(), rep.RU+1, 1); err != nil {
 		t.Fatal(err)
+	}
+	if code, out, _ := call(t, "", "--timeout", "300ms", path); code != 3 || !strings.Contains(out, "bounds only") {
+		t.Fatalf("text report with bounds: exit %d, want 3:\n%s", code, out)
 	}
 	if code, _, _ := call(t, "", "--timeout", "1ms", "--r", "9", "--s", "3", path); code != 3 && code != 1 && code != 0 {
 		t.Fatalf("check with a tiny timeout: exit %d", code)
@@ -283,9 +286,19 @@ func FuzzRun(f *testing.F) {
 		if format != "text" && format != "json" && format != "dot" && format != "csv" {
 			return
 		}
-		code, _, errs := call(t, data, "--json", "--format", format, "--timeout", "200ms", "--effort", "2000", "-")
-		if code != 0 && code != 2 {
+		code, out, errs := call(t, data, "--json", "--format", format, "--timeout", "200ms", "--effort", "2000", "-")
+		if code != 0 && code != 2 && code != 3 {
 			t.Fatalf("exit %d: %s", code, errs)
+		}
+		if code != 2 {
+			// 0 and 3 say whether r and s are exact; the JSON must agree.
+			var rep struct{ Exact bool }
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("exit %d with no report: %v", code, err)
+			}
+			if rep.Exact != (code == 0) {
+				t.Fatalf("exit %d with exact = %v", code, rep.Exact)
+			}
 		}
 		if code == 2 && errs == "" {
 			t.Fatal("exit 2 without a message")
