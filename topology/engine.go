@@ -88,6 +88,12 @@ type instance struct {
 	// a worker stops using the bound once it has pruned too rarely to pay
 	// for itself (it costs a peel per candidate helper).
 	exact, adaptive bool
+	// s2Full (split runs of a grown plan after the first): every pair the
+	// run can hold has exactly c2 exempt nodes in S2, since one with fewer
+	// fits an earlier run that found none (Lemma 16 of doc.go). The
+	// premise of Lemma 11 then holds in every state, so the exact bound
+	// needs no helper-free peel first.
+	s2Full bool
 	// wlog: use Lemmas 12 and 13 of doc.go (sideHelpers only). They keep
 	// every answer but change which nodes a search visits, so the callers
 	// whose searches are capped by an effort (the threat verdicts, except
@@ -142,6 +148,7 @@ type engine[S bitset] struct {
 	c1, c2   int
 	exact    bool
 	adaptive bool
+	s2Full   bool
 	wlog     bool
 	qBranch  bool
 	ownShare bool
@@ -183,7 +190,7 @@ func newEngine[S bitset](inst *instance) *engine[S] {
 	n := g.N()
 	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode,
 		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && (inst.split && inst.c2 >= 1 || inst.mode == sharedHelpers && inst.budget >= 1), adaptive: inst.adaptive,
-		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch, ownShare: inst.ownShare}
+		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch, ownShare: inst.ownShare, s2Full: inst.s2Full}
 	for v := 0; v < n; v++ {
 		for _, u := range g.In(v) {
 			e.in[v] = with(e.in[v], int(u))
@@ -563,7 +570,9 @@ func (e *engine[S]) refineQ(st *state[S], cons []pairing[S], w *worker[S], depth
 	if e.split {
 		// S2's allowance is its own: nothing to set aside for S1.
 		if e.exact && !w.xOff {
-			if Q0 := peel(Q, 0); isEmpty(Q0) {
+			// Lemma 11 needs S2 to have an exempt node: shown by an
+			// empty helper-free peel, or known for the whole run.
+			if e.s2Full || isEmpty(peel(Q, 0)) {
 				if Q = e.exactQ(st, Q, fut, k, &w.zb, depth); !isEmpty(Q) {
 					Q = peel(Q, k)
 				}
@@ -1314,7 +1323,11 @@ func decideSOwn(ctx context.Context, g *graph.Digraph, t []int32, c int, plan sp
 	total.complete = true
 	for j := 0; 2*j <= c; j++ {
 		inst := &instance{g: g, t: t, budget: c, split: true, c1: c - j, c2: j, exact: exact, adaptive: adaptive, wlog: wlog, qBranch: wlog && grown, ownShare: own}
-		if !grown {
+		if grown {
+			// The runs before this one found no pair (else decideS has
+			// returned), so S2 holds exactly j exempt nodes (Lemma 16).
+			inst.s2Full = j >= 1
+		} else {
 			inst.c1, inst.c2 = j, c-j
 		}
 		lim := int64(0)
