@@ -129,8 +129,12 @@
 // a thousand small ones, each costing a wake-up). The first worker runs
 // on the caller's goroutine and starts the others only after its first
 // 128 nodes, so the many small decisions of an easy graph wake no
-// thread. The verdict never
-// depends on scheduling; which witness is found may.
+// thread. The verdict of a search that finishes never depends on
+// scheduling; which witness is found may, and so, with more than one
+// worker, may how far a search stopped by a node limit got: the bounds of
+// an effort-capped threat verdict can differ between runs (one in five
+// runs on directed ER p = 0.5 n = 40 in one measurement). With one worker
+// (Options.Workers, topocheck --workers 1) capped results repeat exactly.
 //
 // Branching. The stuck node of S1 with the least slack (then the largest
 // deficit) is served; among its candidates the one with the largest own
