@@ -203,7 +203,7 @@
 // there it almost never prunes (k-in, 60 nodes: 152 684 → 152 718 search
 // nodes in run (2, 1)); what it saves is the peel: on k-in graphs of 50
 // to 80 nodes, where run (2, 1) is most of the s proof, the whole process
-// takes 9–13 % less. The bound plan's runs (j, c−j) give the
+// takes 7–13 % less. The bound plan's runs (j, c−j) give the
 // premise to S1, the enumerated side, where Lemma 11 does not apply.
 // Setting s2Full in the bound plan makes TestSplitPlansExhaustive fail.
 //
