@@ -380,6 +380,17 @@ func TestRandomMany(t *testing.T) {
 				if tv := TotalVerdict(ctx, g, rr, sr, ThreatOptions{}); !tv.Exact || tv.F != wantTotal {
 					t.Fatalf("%v: total verdict %+v, enumeration F = %d", arcs(g), tv, wantTotal)
 				}
+				// A proven s ≥ ρ settles F = ρ−1 even when s itself is
+				// only bounded (a report cut short by --timeout): with no
+				// time left for checks the verdict must still be exact.
+				if rho >= 1 && ms[rho] >= rho {
+					done, cancel := context.WithCancel(ctx)
+					cancel()
+					loose := SResult{R: rho, Lower: rho, Upper: n}
+					if tv := TotalVerdict(done, g, rr, loose, ThreatOptions{}); !tv.Exact || tv.F != wantTotal {
+						t.Fatalf("%v: total verdict from s ∈ [%d, %d]: %+v, enumeration F = %d", arcs(g), rho, n, tv, wantTotal)
+					}
+				}
 				count++
 			}
 		}

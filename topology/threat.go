@@ -113,7 +113,8 @@ func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult,
 		v.Lower = -1
 	}
 	if sr.R == rho && rho >= 1 {
-		if sr.Exact && sr.S >= rho {
+		if sr.Lower >= rho {
+			// Proven, exact or not: s*(ρ) ≥ ρ is (ρ,ρ)-robustness.
 			v.Lower = rho - 1
 		} else if sr.Upper < rho && sr.Witness != nil {
 			// |X1|+|X2| ≤ ρ−1 with neither set fully reachable: not (ρ,ρ)-robust.
