@@ -262,7 +262,8 @@
 // (coverPairs: a few weak nodes made stuck by shared helpers, S2 the rest
 // that S1's percolation cannot reach) only if one stalls, and after that,
 // with two values left, decides the larger budget first (a refutation
-// settles both); MaxR tries each top-down step on a small budget, then a
+// settles both) unless that budget passes maxSplit and so loses the
+// split runs; MaxR tries each top-down step on a small budget, then a
 // local search for a pair with every node at most r−1 in-neighbours
 // across (lowCutPair, a WalkSAT-style walk), then the full decision; the
 // fraction verdict does the same for its decisions until one of them
