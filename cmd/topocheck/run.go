@@ -303,7 +303,16 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.NoMILP, "no-milp", false, "skip the CBC column")
 	fs.BoolVar(&cfg.NoInstall, "no-install", false, "do not try to install coinor-cbc")
 	fs.StringVar(&cfg.Only, "only", "", "run only rows whose family contains this string")
+	fs.IntVar(&cfg.Seeds, "seeds", 1, "run each random graph for seeds 1..N (the table shows the spread between graphs of one family)")
 	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if cfg.Seeds < 1 {
+		fmt.Fprintf(stderr, "topocheck bench: --seeds %d: want at least 1\n", cfg.Seeds)
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "topocheck bench: unexpected argument %q\n", fs.Arg(0))
 		return exitBadInput
 	}
 	self, err := os.Executable()

@@ -262,14 +262,22 @@ func TestRealProcess(t *testing.T) {
 		}
 	}
 	// The bench command end to end on its quickest family: it times this
-	// binary as a process, so it needs the real one.
-	out, err := exec.Command(bin, "bench", "--no-milp", "--no-install", "--only", "k-out").Output()
+	// binary as a process, so it needs the real one. Two seeds: a row per
+	// graph, each named by its seed (seed 2 at n = 64 differs from seed 1
+	// in ρ and s, so the seed reaches the generator).
+	out, err := exec.Command(bin, "bench", "--no-milp", "--no-install", "--only", "k-out", "--seeds", "2").Output()
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	for _, want := range []string{"| k-out k=6 | 14 | 84 | 3 | 1 |", "| k-out k=6 | 64 | 384 | 2 | 1 |"} {
+	for _, want := range []string{"| k-out k=6, seed 1 | 14 | 84 | 3 | 1 |", "| k-out k=6, seed 1 | 64 | 384 | 2 | 1 |", "| k-out k=6, seed 2 | 64 | 384 | 1 | 3 |", "seeds 1–2;"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, args := range [][]string{{"bench", "--seeds", "0"}, {"bench", "--no-milp", "extra"}} {
+		err := exec.Command(bin, args...).Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%v: %v, want exit 2", args, err)
 		}
 	}
 }

@@ -36,44 +36,54 @@ type Config struct {
 	Timeout   time.Duration // topocheck --timeout
 	NoMILP    bool
 	NoInstall bool
-	Only      string    // keep rows whose family contains this
-	Log       io.Writer // progress lines; may be nil
+	Only      string // keep rows whose family contains this
+	// Seeds runs each random graph for seeds 1..Seeds (0 means 1): one
+	// seed shows a typical graph, several show the spread, which on the
+	// sparse families is wide.
+	Seeds int
+	Log   io.Writer // progress lines; may be nil
 }
 
-// Case is one benchmark graph.
+// Case is one benchmark graph: Make(N, Seed).
 type Case struct {
 	Family string
 	N      int
-	Make   func(n int) (*graph.Digraph, error)
+	Seed   uint64
+	Random bool // Make depends on the seed
+	Make   func(n int, seed uint64) (*graph.Digraph, error)
 }
-
-const seed = 1
 
 func families() []Case {
 	return []Case{
-		{Family: "directed ER p=0.3", Make: func(n int) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.3, true, seed) }},
-		{Family: "directed ER p=0.5", Make: func(n int) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.5, true, seed) }},
-		{Family: "undirected ER p=0.3", Make: func(n int) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.3, false, seed) }},
-		{Family: "undirected ER p=0.1", Make: func(n int) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.1, false, seed) }},
-		{Family: "k-out k=6", Make: func(n int) (*graph.Digraph, error) { return graph.KOut(n, 6, seed) }},
-		{Family: "k-in k=6", Make: func(n int) (*graph.Digraph, error) { return graph.KIn(n, 6, seed) }},
-		{Family: "geometric deg≈10", Make: func(n int) (*graph.Digraph, error) {
+		{Family: "directed ER p=0.3", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.3, true, seed) }},
+		{Family: "directed ER p=0.5", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.5, true, seed) }},
+		{Family: "undirected ER p=0.3", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.3, false, seed) }},
+		{Family: "undirected ER p=0.1", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) { return graph.ErdosRenyi(n, 0.1, false, seed) }},
+		{Family: "k-out k=6", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) { return graph.KOut(n, 6, seed) }},
+		{Family: "k-in k=6", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) { return graph.KIn(n, 6, seed) }},
+		{Family: "geometric deg≈10", Random: true, Make: func(n int, seed uint64) (*graph.Digraph, error) {
 			// Unit square, radius for a mean degree of about 10.
 			g, _, err := graph.RandomGeometric(n, 2, 1, math.Sqrt(10/(math.Pi*float64(n))), seed)
 			return g, err
 		}},
-		{Family: "circulant k=4", Make: func(n int) (*graph.Digraph, error) { return graph.Circulant(n, 4, false) }},
+		{Family: "circulant k=4", Make: func(n int, _ uint64) (*graph.Digraph, error) { return graph.Circulant(n, 4, false) }},
 	}
 }
 
-// Cases returns the benchmark grid.
-func Cases(full bool) []Case {
+// Cases returns the benchmark grid, each random graph for seeds 1..seeds
+// (at least seed 1).
+func Cases(full bool, seeds int) []Case {
 	var out []Case
 	add := func(f Case, ns ...int) {
 		for _, n := range ns {
-			c := f
-			c.N = n
-			out = append(out, c)
+			for sd := 1; sd <= max(seeds, 1); sd++ {
+				if sd > 1 && !f.Random {
+					break
+				}
+				c := f
+				c.N, c.Seed = n, uint64(sd)
+				out = append(out, c)
+			}
 		}
 	}
 	fam := families()
@@ -153,15 +163,18 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 		}
 	}
 	var rows []Row
-	for _, c := range Cases(cfg.Full) {
+	for _, c := range Cases(cfg.Full, cfg.Seeds) {
 		if cfg.Only != "" && !strings.Contains(c.Family, cfg.Only) {
 			continue
 		}
-		g, err := c.Make(c.N)
+		g, err := c.Make(c.N, c.Seed)
 		if err != nil {
-			return fmt.Errorf("%s n=%d: %w", c.Family, c.N, err)
+			return fmt.Errorf("%s n=%d seed %d: %w", c.Family, c.N, c.Seed, err)
 		}
 		row := Row{Family: c.Family, N: c.N, Arcs: g.M()}
+		if cfg.Seeds > 1 && c.Random {
+			row.Family = fmt.Sprintf("%s, seed %d", c.Family, c.Seed)
+		}
 		file := filepath.Join(dir, fmt.Sprintf("g%d.txt", len(rows)))
 		if err := writeGraph(file, g); err != nil {
 			return err
@@ -466,7 +479,11 @@ func writeTable(w io.Writer, rows []Row, milp bool, cfg Config) {
 	for _, r := range rows {
 		fmt.Fprintln(w, formatRow(r))
 	}
-	fmt.Fprintf(w, "\nseed %d; time to ρ and to s: in process, all cores; topocheck: whole process including the threat verdicts; a–b* = proven bounds only, s at the lower ρ (--timeout %s reached); – = not run", seed, cfg.Timeout)
+	seeds := "seed 1"
+	if cfg.Seeds > 1 {
+		seeds = fmt.Sprintf("seeds 1–%d", cfg.Seeds)
+	}
+	fmt.Fprintf(w, "\n%s; time to ρ and to s: in process, all cores; topocheck: whole process including the threat verdicts; a–b* = proven bounds only, s at the lower ρ (--timeout %s reached); – = not run", seeds, cfg.Timeout)
 	switch {
 	case cfg.NoMILP:
 		fmt.Fprintf(w, "; MILP not run (--no-milp)")

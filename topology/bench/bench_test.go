@@ -45,3 +45,35 @@ func TestFormatRow(t *testing.T) {
 		}
 	}
 }
+
+// TestCasesSeeds: each random graph once per seed, in seed order; the
+// circulant, which has no seed, once.
+func TestCasesSeeds(t *testing.T) {
+	one, three := Cases(false, 1), Cases(false, 3)
+	random := 0
+	for _, c := range one {
+		if c.Seed != 1 {
+			t.Fatalf("%s n=%d: seed %d with one seed", c.Family, c.N, c.Seed)
+		}
+		if c.Random {
+			random++
+		}
+	}
+	if want := len(one) + 2*random; len(three) != want {
+		t.Fatalf("%d cases with three seeds, want %d", len(three), want)
+	}
+	for i := 0; i < len(three); {
+		c := three[i]
+		k := 1
+		if c.Random {
+			k = 3
+		}
+		for j := 0; j < k; j++ {
+			d := three[i+j]
+			if d.Family != c.Family || d.N != c.N || d.Seed != uint64(j+1) {
+				t.Fatalf("case %d: %s n=%d seed %d, want %s n=%d seed %d", i+j, d.Family, d.N, d.Seed, c.Family, c.N, j+1)
+			}
+		}
+		i += k
+	}
+}
