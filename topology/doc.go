@@ -121,8 +121,10 @@
 // Symmetry. Swapping S1 and S2 preserves everything, so the first stuck
 // node a in a fixed order may be put in S1, and every stuck node lies in
 // the suffix U_a. The order peels the nodes of least slack first (ties:
-// least need first, or most need first in split runs), so the cores of
-// late suffixes empty and the anchor loop ends early. Anchors are
+// least need first, or most need first in split runs; without exempt
+// nodes the key is the slack minus half the out-degree within the rest),
+// so the cores of late suffixes empty and the anchor loop ends early. Any
+// order is correct; these were measured, not derived. Anchors are
 // the units of parallel work; an idle worker is handed the shallowest
 // "exclude" branch still pending on a busy one's path (the largest piece
 // there is: on dense graphs a dozen hand-overs per decision instead of

@@ -1039,7 +1039,8 @@ func (e *engine[S]) donate(st state[S]) bool {
 }
 
 // prepare computes the anchor order: the generalized core of V, peeled by
-// least slack first. Stuck nodes of late anchors must lie among nodes whose
+// least slack first (without exempt nodes, least slack minus half the
+// out-degree within the rest). Stuck nodes of late anchors must lie among nodes whose
 // cores empty out fastest, so the anchor loop ends early.
 func (e *engine[S]) prepare() {
 	var none S
