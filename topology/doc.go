@@ -166,8 +166,9 @@
 // of the symmetry paragraph applies unchanged. S1 takes at most c1 exempt
 // nodes as it grows, Q is peeled with exactly c2 helpers, and the blocker
 // search of the leaf gets c2. Which side takes the larger share is a
-// matter of speed (chooseSplit): the enumerated side when needs are small
-// next to c, the bounded side when they are large. Budgets above maxSplit
+// matter of speed (chooseSplit): the bounded side when needs are large
+// next to c and so is the allowance d_i − t_i (r − 1), which c helpers
+// would otherwise swamp; the enumerated side else. Budgets above maxSplit
 // use the shared search, which finds the (then plentiful) pairs sooner.
 //
 // Lemma 11 (one helper at a time). In a run where S2 may hold k ≥ 1
