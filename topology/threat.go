@@ -376,9 +376,12 @@ func ByzantineVerdict(ctx context.Context, g *graph.Digraph, rr RResult, total V
 		}
 		// The exact bound of S2 (Lemma 11) shrinks the tree several times
 		// over but makes each node dearer (measured: on k-in graphs of 64
-		// nodes a capped search took 2–7× the time for the same nodes):
-		// used when only the context bounds the search.
-		inst := &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers, exact: opt.Effort == 0}
+		// nodes a capped search took 2–7× the time for the same nodes).
+		// Under an effort cap it is adaptive: a worker drops it once it
+		// prunes too rarely, as on dense ER graphs, where it doubled the
+		// time; on circulants it turns searches the cap stopped (10⁶
+		// nodes) into a hundred nodes.
+		inst := &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers, exact: true, adaptive: opt.Effort > 0}
 		o := decide(ctx, inst, opt.workers(), opt.Effort, nil)
 		if o.found {
 			v.Upper, v.Witness = f-1, pairFrom(o)
