@@ -369,7 +369,8 @@
 // verdict uses it adaptively (a worker drops it after removalTrial calls
 // if it pruned fewer than two in five): on circulants it turns capped
 // searches of 10⁶ nodes into a hundred and so decides F exactly, and on
-// dense ER graphs, where it prunes rarely, it is dropped early. Both searches are exponential in the worst case and are
-// capped by the context and ThreatOptions.Effort; a capped verdict keeps its
-// proven bounds and says Exact false.
+// dense ER graphs, where it prunes rarely, it is dropped early. Both
+// searches are exponential in the worst case and are capped by the
+// context and ThreatOptions.Effort; a capped verdict keeps its proven
+// bounds and says Exact false.
 package topology
