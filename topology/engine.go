@@ -108,6 +108,13 @@ type instance struct {
 	// effort-capped threat searches except the fraction verdict's, whose
 	// capped results stay as they were.
 	ownShare bool
+	// helper, if set, runs on the second worker's goroutine before that
+	// worker joins the search (so only with two workers or more, and
+	// only in a search that outlives spawnAfter nodes). Returning true
+	// stops the search, which then ends incomplete; ctx ends once the
+	// first worker is done. It lets a heuristic race the search on the
+	// core the search would take next (raceWalk).
+	helper func(ctx context.Context) bool
 }
 
 // outcome of a decision.
@@ -152,6 +159,7 @@ type engine[S bitset] struct {
 	wlog     bool
 	qBranch  bool
 	ownShare bool
+	helper   func(ctx context.Context) bool
 	all      S
 	order    []int // anchor order
 	workers  int
@@ -190,7 +198,7 @@ func newEngine[S bitset](inst *instance) *engine[S] {
 	n := g.N()
 	e := &engine[S]{n: n, in: make([]S, n), out: make([]S, n), t: inst.t, budget: inst.budget, mode: inst.mode,
 		split: inst.split, c1: inst.c1, c2: inst.c2, exact: inst.exact && (inst.split && inst.c2 >= 1 || inst.mode == sharedHelpers && inst.budget >= 1), adaptive: inst.adaptive,
-		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch, ownShare: inst.ownShare, s2Full: inst.s2Full}
+		wlog: inst.wlog && inst.mode == sideHelpers, qBranch: inst.qBranch, ownShare: inst.ownShare, s2Full: inst.s2Full, helper: inst.helper}
 	for v := 0; v < n; v++ {
 		for _, u := range g.In(v) {
 			e.in[v] = with(e.in[v], int(u))
@@ -1142,18 +1150,28 @@ func (e *engine[S]) run(ctx context.Context, workers int) outcome {
 	// than waking a second thread takes (on small graphs a report makes
 	// dozens of them).
 	var wg sync.WaitGroup
+	hctx, hcancel := ctx, func() {}
+	if e.helper != nil {
+		hctx, hcancel = context.WithCancel(ctx)
+		defer hcancel()
+	}
 	if e.workers > 1 {
 		e.spawn = func() {
 			for id := 1; id < e.workers; id++ {
 				wg.Add(1)
 				go func(id int) {
 					defer wg.Done()
+					if id == 1 && e.helper != nil && e.helper(hctx) {
+						e.stop.Store(true)
+						return
+					}
 					e.work(id)
 				}(id)
 			}
 		}
 	}
 	e.work(0)
+	hcancel()
 	wg.Wait()
 	out := outcome{complete: !e.stop.Load() || e.result.found, nodes: e.nodes.Load(), limited: e.limitHit.Load()}
 	if e.result.found {

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 
@@ -354,7 +355,7 @@ type closeScratch struct {
 // 200 sufficed on the fifth (BENCHMARKS.md, "The WalkSAT walk"). It is a
 // heuristic: nil means only that it gave up after effort restarts of
 // walkSteps·n steps. Deterministic.
-func lowCutPair(g *graph.Digraph, t []int32, starts []*Pair, effort int) *Pair {
+func lowCutPair(ctx context.Context, g *graph.Digraph, t []int32, starts []*Pair, effort int) *Pair {
 	n := g.N()
 	if n < 2 {
 		return nil
@@ -367,7 +368,7 @@ func lowCutPair(g *graph.Digraph, t []int32, starts []*Pair, effort int) *Pair {
 	}
 	rng := rand.New(rand.NewPCG(uint64(n), seed))
 	w := &walker{g: g, allow: allow, lab: make([]int8, n), out: make([]int, n), pos: make([]int, n)}
-	for round := 0; round < effort; round++ {
+	for round := 0; round < effort && ctx.Err() == nil; round++ {
 		clear(w.lab)
 		if round < len(starts) && starts[round] != nil {
 			for _, v := range starts[round].S1 {
@@ -381,7 +382,7 @@ func lowCutPair(g *graph.Digraph, t []int32, starts []*Pair, effort int) *Pair {
 				w.lab[v] = int8(1 + i%2)
 			}
 		}
-		if w.run(rng, walkSteps*n) {
+		if w.run(ctx, rng, walkSteps*n) {
 			var p Pair
 			for i, l := range w.lab {
 				switch l {
@@ -419,9 +420,9 @@ type walkMove struct {
 	l int8
 }
 
-// run walks from the current labels for at most steps steps and reports
-// whether it reached a pair.
-func (w *walker) run(rng *rand.Rand, steps int) bool {
+// run walks from the current labels for at most steps steps, or until ctx
+// ends, and reports whether it reached a pair.
+func (w *walker) run(ctx context.Context, rng *rand.Rand, steps int) bool {
 	g, lab := w.g, w.lab
 	w.size = [3]int{}
 	w.viol = w.viol[:0]
@@ -438,9 +439,12 @@ func (w *walker) run(rng *rand.Rand, steps int) bool {
 	for i := range lab {
 		w.fix(i)
 	}
-	for range steps {
+	for step := range steps {
 		if len(w.viol) == 0 {
 			return w.size[1] > 0 && w.size[2] > 0
+		}
+		if step&255 == 255 && ctx.Err() != nil {
+			return false
 		}
 		v := w.viol[rng.IntN(len(w.viol))]
 		w.cands = w.cands[:0]

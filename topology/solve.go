@@ -166,7 +166,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				// r−1 in-neighbours across (lowCutPair), and only then the
 				// full decision.
 				searched = r
-				if p := lowCutPair(g, needs(g, r), starts(g, res.Witness), lowCutEffort); p != nil {
+				if p := lowCutPair(ctx, g, needs(g, r), starts(g, res.Witness), lowCutEffort); p != nil {
 					if m := MaxOut(g, *p); m < r {
 						res.Upper, res.Witness = m, p
 						progressed = true

@@ -141,7 +141,7 @@ func TestLowCutPair(t *testing.T) {
 					t.Fatal(err)
 				}
 				for target := 0; target <= n; target++ {
-					w := lowCutPair(g, needs(g, target+1), nil, 6)
+					w := lowCutPair(context.Background(), g, needs(g, target+1), nil, 6)
 					if w == nil {
 						continue
 					}
@@ -174,7 +174,7 @@ func TestLowCutPairFraction(t *testing.T) {
 				for d := 1; d <= n; d++ {
 					for k := 1; k <= d; k++ {
 						q := big.NewRat(int64(k), int64(d))
-						w := lowCutPair(g, fractionNeeds(g, q), nil, 4)
+						w := lowCutPair(context.Background(), g, fractionNeeds(g, q), nil, 4)
 						if w == nil {
 							continue
 						}

@@ -279,17 +279,31 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		// bench grid the verdict stayed the same on 63 of 65 graphs and
 		// got tighter on the two capped ones.
 		inst := &instance{g: g, t: fractionNeeds(g, mid), wlog: true, ownShare: true}
-		// The first decisions start from the ratio of the trivial pairs
-		// or of ρ's witness, so a decision that must find a pair at the
-		// optimum comes first, and it is slow (on a k-out graph of 60
-		// nodes it took 10 671 of 12 600 nodes), while the local search
-		// finds such pairs in one restart. So until a decision has found
-		// a pair or the search has failed once, a decision that outgrows
-		// a quick try hands over to the search, and only then runs in
-		// full. Later the decisions start from a pair found by a
-		// decision; there a failed search and the wasted quick try cost
-		// more than they saved (1.6–1.7× the time on two ER graphs of
-		// the bench grid).
+		if opt.workers() > 1 {
+			// Every decision races the local search (raceWalk).
+			p, o := raceWalk(ctx, inst, mid, starts(g, wit), opt)
+			if p != nil {
+				up, wit = ratio(g, *p), p
+				continue
+			}
+			if !o.complete {
+				break
+			}
+			lo = mid
+			continue
+		}
+		// One worker: no race, so that witnesses and capped bounds repeat
+		// between runs. The first decisions start from the ratio of the
+		// trivial pairs or of ρ's witness, so a decision that must find a
+		// pair at the optimum comes first, and it is slow (on a k-out
+		// graph of 60 nodes it took 10 671 of 12 600 nodes), while the
+		// local search finds such pairs in one restart. So until a
+		// decision has found a pair or the search has failed once, a
+		// decision that outgrows a quick try hands over to the search, and
+		// only then runs in full. Later the decisions start from a pair
+		// found by a decision; there a failed search and the wasted quick
+		// try cost more than they saved (1.6–1.7× the time on two ER
+		// graphs of the bench grid).
 		lim := opt.Effort
 		try := walk && (lim == 0 || quick < lim)
 		if try {
@@ -299,7 +313,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		if try && o.limited && !o.found {
 			// The pair is measured from the definitions; only a ratio
 			// below mid counts, so the bisection always moves.
-			if p := lowCutPair(g, inst.t, starts(g, wit), fracLowCutEffort); p != nil {
+			if p := lowCutPair(ctx, g, inst.t, starts(g, wit), fracLowCutEffort); p != nil {
 				if q := ratio(g, *p); q.Cmp(mid) < 0 {
 					up, wit = q, p
 					continue
@@ -327,12 +341,45 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 	return v
 }
 
+// raceWalk decides inst (the needs of p-fraction robustness at mid) while
+// lowCutPair looks for a pair of ratio below mid on the core the
+// decision's second worker would take; the first to find one stops the
+// other, and a walk that gives up hands its core to the search. Near p*
+// the decisions that must find a pair cost as much as proofs (on a k-out
+// graph of 64 nodes two took 21 k and 30 k search nodes, 26 ms), and the
+// walk finds those pairs in 0.1 ms; where it cannot, the search lacks its
+// second worker for at most fracRaceEffort restarts, and a search too short
+// to start one never waits for the walk. It returns the pair of lower
+// ratio found (nil if none) and the decision's outcome.
+func raceWalk(ctx context.Context, inst *instance, mid *big.Rat, starts []*Pair, opt ThreatOptions) (*Pair, outcome) {
+	g := inst.g
+	var walked *Pair // written by the helper, read after decide returns
+	race := *inst
+	race.helper = func(ctx context.Context) bool {
+		p := lowCutPair(ctx, g, inst.t, starts, fracRaceEffort)
+		if p != nil && ratio(g, *p).Cmp(mid) < 0 {
+			walked = p
+			return true
+		}
+		return false
+	}
+	o := decide(ctx, &race, opt.workers(), opt.Effort, nil)
+	p := walked
+	if o.found {
+		if q := pairFrom(o); p == nil || ratio(g, *q).Cmp(ratio(g, *p)) < 0 {
+			p = q
+		}
+	}
+	return p, o
+}
+
 // fracLowCutEffort is the number of restarts of FractionVerdict's local
 // search, and fracQuickLimit the budget of the quick try before it: the
 // two cost about the same on graphs of 50–60 nodes.
 const (
 	fracLowCutEffort = 1
 	fracQuickLimit   = 1 << 10
+	fracRaceEffort   = 2
 )
 
 func maxInDegree(g *graph.Digraph) int {
