@@ -269,8 +269,10 @@
 // split runs; MaxR tries each top-down step on a small budget, then a
 // local search for a pair with every node at most r−1 in-neighbours
 // across (lowCutPair, a WalkSAT-style walk), then the full decision; the
-// fraction verdict does the same for its decisions until one of them
-// finds a pair or the walk fails once. In the runs of planGrown (sparse),
+// fraction verdict, on one worker, does the same for its decisions until
+// one of them finds a pair or the walk fails once, and on two races the
+// walk against every decision on the second worker's core (raceWalk).
+// In the runs of planGrown (sparse),
 // the search branches on the
 // candidate with the most out-neighbours in Q (then the largest deficit):
 // adding it takes the most support from S2, and Q collapsing is what
