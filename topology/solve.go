@@ -145,11 +145,24 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 	// the budget grows once both directions are stuck.
 	stuckTop, stuckBottom := -1, -1 // the r each direction is stuck at
 	searched := -1                  // the r lowCutPair was last tried at
+	// topWaits: the top-down step outgrew its quick try and the walk, so
+	// its full decision waits while the bottom-up proofs stay cheap
+	// (under quick nodes each). Every proof below ρ is needed either way,
+	// so this only reorders work, and a hard top step no longer holds the
+	// lower bound where it was: on directed ER p = 0.5, n = 60 the top
+	// step at r = 16 ran out its first budget of 8 M nodes (8 s) while
+	// the lower bound sat at 4 and the proofs of 5..13 needed 2 k nodes
+	// or fewer each.
+	topWaits := false
 	for res.Lower < res.Upper && ctx.Err() == nil {
 		opt.report("r", res.Lower, res.Upper, 0)
-		progressed := false
-		for _, r := range []int{res.Upper, res.Lower + 1} {
+		progressed, waited := false, false
+		for i, r := range []int{res.Upper, res.Lower + 1} {
 			if r <= res.Lower || r > res.Upper || r == stuckTop || r == stuckBottom || ctx.Err() != nil {
+				continue
+			}
+			if i == 0 && topWaits && r > res.Lower+1 {
+				waited = true
 				continue
 			}
 			lim := limit
@@ -173,8 +186,15 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 						continue
 					}
 				}
+				if i == 0 && r > res.Lower+1 {
+					topWaits = true
+					continue
+				}
 				o = decide(ctx, &instance{g: g, t: needs(g, r), ownShare: true}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
 				res.Nodes += o.nodes
+			}
+			if i == 1 && (!o.complete || o.nodes >= quick) {
+				topWaits = false
 			}
 			switch {
 			case o.found:
@@ -193,7 +213,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				break
 			}
 		}
-		if !progressed {
+		if !progressed && !waited {
 			limit *= 4
 			stuckTop, stuckBottom = -1, -1
 		}
