@@ -268,7 +268,8 @@
 // settles both) unless that budget passes maxSplit and so loses the
 // split runs; MaxR tries each top-down step on a small budget, then a
 // local search for a pair with every node at most r−1 in-neighbours
-// across (lowCutPair, a WalkSAT-style walk), then the full decision; the
+// across (lowCutPair, a WalkSAT-style walk), then, once the bottom-up
+// proofs no longer fit the small budget, the full decision; the
 // fraction verdict, on one worker, does the same for its decisions until
 // one of them finds a pair or the walk fails once, and on two races the
 // walk against every decision on the second worker's core (raceWalk).
