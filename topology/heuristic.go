@@ -354,7 +354,7 @@ type closeScratch struct {
 // it replaced needed 24–135 restarts on four of five seeds and none of
 // 200 sufficed on the fifth (BENCHMARKS.md, "The WalkSAT walk"). It is a
 // heuristic: nil means only that it gave up after effort restarts of
-// walkSteps·n steps. Deterministic.
+// walkSteps·n steps, or that ctx ended. Deterministic until ctx ends.
 func lowCutPair(ctx context.Context, g *graph.Digraph, t []int32, starts []*Pair, effort int) *Pair {
 	n := g.N()
 	if n < 2 {
