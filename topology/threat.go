@@ -346,17 +346,17 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 // decision's second worker would take; the first to find one stops the
 // other, and a walk that gives up hands its core to the search. Near p*
 // the decisions that must find a pair cost as much as proofs (on a k-out
-// graph of 64 nodes two took 21 k and 30 k search nodes, 26 ms), and the
-// walk finds those pairs in 0.1 ms; where it cannot, the search lacks its
-// second worker for at most fracRaceEffort restarts, and a search too short
-// to start one never waits for the walk. It returns the pair of lower
-// ratio found (nil if none) and the decision's outcome.
+// graph of 64 nodes two took 21 k and 30 k search nodes, about 25 ms),
+// and the walk finds those pairs in 0.1 ms; where it cannot, the search
+// lacks its second worker for at most fracRaceEffort restarts, and a
+// search too short to start one never waits for the walk. It returns the
+// pair of lower ratio found (nil if none) and the decision's outcome.
 func raceWalk(ctx context.Context, inst *instance, mid *big.Rat, starts []*Pair, opt ThreatOptions) (*Pair, outcome) {
 	g := inst.g
 	var walked *Pair // written by the helper, read after decide returns
 	race := *inst
-	race.helper = func(ctx context.Context) bool {
-		p := lowCutPair(ctx, g, inst.t, starts, fracRaceEffort)
+	race.helper = func(hctx context.Context) bool {
+		p := lowCutPair(hctx, g, inst.t, starts, fracRaceEffort)
 		if p != nil && ratio(g, *p).Cmp(mid) < 0 {
 			walked = p
 			return true
