@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -382,22 +383,50 @@ func nonNil(x []int) []int {
 	return x
 }
 
+// set prints a node set for people: ids in increasing order, with runs of
+// three or more consecutive ids as a range (a witness on a fleet of
+// hundreds is often "everything but a few", which in full is a screen of
+// numbers), and the size when it is not obvious at a glance. Named nodes
+// are listed one by one with their names, which is what an operator
+// reads; --json always has the full lists.
 func (p *printer) set(s []int) string {
+	s = slices.Sorted(slices.Values(s))
+	named := p.g.HasNames()
 	var b strings.Builder
 	b.WriteByte('{')
-	for i, v := range s {
+	for i := 0; i < len(s); i++ {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if p.g.HasNames() && p.g.Name(v) != "" {
-			fmt.Fprintf(&b, "%d:%s", v, p.g.Name(v))
+		v := s[i]
+		if named {
+			if nm := p.g.Name(v); nm != "" {
+				fmt.Fprintf(&b, "%d:%s", v, nm)
+				continue
+			}
+			fmt.Fprintf(&b, "%d", v)
+			continue
+		}
+		j := i
+		for j+1 < len(s) && s[j+1] == s[j]+1 {
+			j++
+		}
+		if j-i >= 2 {
+			fmt.Fprintf(&b, "%d–%d", v, s[j])
+			i = j
 		} else {
 			fmt.Fprintf(&b, "%d", v)
 		}
 	}
 	b.WriteByte('}')
+	if len(s) > setSizeShown {
+		fmt.Fprintf(&b, " (%d nodes)", len(s))
+	}
 	return b.String()
 }
+
+// setSizeShown is the largest set printed without its size.
+const setSizeShown = 8
 
 func (p *printer) textPair(indent string, w *topology.Pair, r int) {
 	if w == nil {
@@ -536,7 +565,12 @@ func (p *printer) textVerdict(v topology.Verdict) {
 		topology.ByzantineSigned: "Byzantine, signed",
 	}[v.Model]
 	if v.Model == topology.Fraction {
-		if v.Exact {
+		if v.Exact && v.PValue == 0 {
+			// p* = 0 exactly when D is not 1-robust (for p ≤ 1/Δ,
+			// p-fraction reachable is 1-reachable): no f is tolerated,
+			// which "f < 0" said less plainly.
+			fmt.Fprintf(p.w, "  %-20s none (not even 1-robust; p* = 0)  [%s]\n", label+":", v.Strength)
+		} else if v.Exact {
 			fmt.Fprintf(p.w, "  %-20s f < %.4g (p* = %s; %s)\n", label+":", v.PValue/2, v.P, v.Strength)
 		} else {
 			fmt.Fprintf(p.w, "  %-20s p* in [%s, %s] (%s)\n", label+":", v.PLower, v.P, exactWord(false))

@@ -137,6 +137,50 @@ func TestModes(t *testing.T) {
 	}
 }
 
+// TestSetText: the text report prints runs of three or more consecutive
+// ids as a range and the size of a set past eight nodes; named nodes keep
+// their names, one by one.
+func TestSetText(t *testing.T) {
+	g, err := graph.FromArcs(300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &printer{g: g}
+	many := []int{}
+	for v := range 200 {
+		if v != 51 {
+			many = append(many, v)
+		}
+	}
+	for _, c := range []struct {
+		in   []int
+		want string
+	}{
+		{nil, "{}"},
+		{[]int{7}, "{7}"},
+		{[]int{4, 3}, "{3, 4}"},
+		{[]int{9, 0, 1, 2, 3, 5, 7, 8}, "{0–3, 5, 7–9}"},
+		{[]int{0, 2, 4, 6, 8, 10, 12, 14}, "{0, 2, 4, 6, 8, 10, 12, 14}"},
+		{[]int{0, 2, 4, 6, 8, 10, 12, 14, 16}, "{0, 2, 4, 6, 8, 10, 12, 14, 16} (9 nodes)"},
+		{many, "{0–50, 52–199} (199 nodes)"},
+		{[]int{298, 299}, "{298, 299}"},
+	} {
+		if got := p.set(c.in); got != c.want {
+			t.Errorf("set(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	named := &printer{g: loadTestGraph(t, "testdata/twocliques.json")}
+	if got, want := named.set([]int{2, 0, 1}), "{0:a0, 1:a1, 2:a2}"; got != want {
+		t.Errorf("named set = %q, want %q", got, want)
+	}
+	// The report of a graph that is not 1-robust says so for the fraction
+	// model too, not "f < 0".
+	code, out, _ := call(t, "", "testdata/islands.csv")
+	if code != 0 || !strings.Contains(out, "f-fraction local:    none (not even 1-robust; p* = 0)") || strings.Contains(out, "f < 0") {
+		t.Errorf("exit %d, report:\n%s", code, out)
+	}
+}
+
 // TestStdin reads "-" in each format.
 func TestStdin(t *testing.T) {
 	code, out, errs := call(t, "3 3\n0 1\n1 2\n2 0\n", "--json", "-")
