@@ -253,13 +253,18 @@ func ratFloat(s string) string {
 	return s
 }
 
-// progress prints the proven bounds to stderr when it is a terminal, at
-// most every quarter second, on one rewritten line.
+// progress prints the proven bounds to stderr when it is a terminal, on
+// one rewritten line: at once when a bound moves, and at most every
+// quarter second when only the node count does. (Throttling bound changes
+// too dropped them: a dense graph's first second moves ρ's bounds a dozen
+// times, then a long decision reports nothing for seconds, and the line
+// showed the bounds of the start.)
 type progress struct {
 	mu    sync.Mutex
 	w     io.Writer
 	on    bool
 	last  time.Time
+	shown topology.Progress // the last line printed, nodes aside
 	wrote bool
 }
 
@@ -279,9 +284,17 @@ func (p *progress) report(pr topology.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if now := time.Now(); now.Sub(p.last) >= 250*time.Millisecond {
-		p.last = now
-		fmt.Fprintf(p.w, "\r\033[K%s: %d ≤ value ≤ %d, %d search nodes", pr.Task, pr.Lower, pr.Upper, pr.Nodes)
+	moved := pr.Task != p.shown.Task || pr.Lower != p.shown.Lower || pr.Upper != p.shown.Upper
+	if now := time.Now(); moved || now.Sub(p.last) >= 250*time.Millisecond {
+		p.last, p.shown = now, pr
+		switch pr.Task {
+		case "check": // a single decision: no bounds to show
+			fmt.Fprintf(p.w, "\r\033[Kcheck: %d search nodes", pr.Nodes)
+		case "r":
+			fmt.Fprintf(p.w, "\r\033[Kr: %d ≤ ρ ≤ %d, %d search nodes", pr.Lower, pr.Upper, pr.Nodes)
+		default:
+			fmt.Fprintf(p.w, "\r\033[K%s: %d ≤ %s ≤ %d, %d search nodes", pr.Task, pr.Lower, pr.Task, pr.Upper, pr.Nodes)
+		}
 		p.wrote = true
 	}
 }

@@ -181,6 +181,34 @@ func TestSetText(t *testing.T) {
 	}
 }
 
+// TestProgressShowsEveryBound: a bound that moves is printed at once,
+// however soon after the last line; a node count alone waits its quarter
+// second.
+func TestProgressShowsEveryBound(t *testing.T) {
+	var buf strings.Builder
+	p := &progress{w: &buf, on: true}
+	for _, pr := range []topology.Progress{
+		{Task: "r", Lower: 0, Upper: 20},
+		{Task: "r", Lower: 1, Upper: 19},
+		{Task: "r", Lower: 1, Upper: 19, Nodes: 1 << 20}, // too soon: dropped
+		{Task: "r", Lower: 1, Upper: 18},
+		{Task: "s", Lower: 1, Upper: 18},
+		{Task: "check", Nodes: 1024},
+	} {
+		p.report(pr)
+	}
+	p.done()
+	want := "\r\033[Kr: 0 ≤ ρ ≤ 20, 0 search nodes" +
+		"\r\033[Kr: 1 ≤ ρ ≤ 19, 0 search nodes" +
+		"\r\033[Kr: 1 ≤ ρ ≤ 18, 0 search nodes" +
+		"\r\033[Ks: 1 ≤ s ≤ 18, 0 search nodes" +
+		"\r\033[Kcheck: 1024 search nodes" +
+		"\r\033[K"
+	if buf.String() != want {
+		t.Errorf("progress wrote %q, want %q", buf.String(), want)
+	}
+}
+
 // TestStdin reads "-" in each format.
 func TestStdin(t *testing.T) {
 	code, out, errs := call(t, "3 3\n0 1\n1 2\n2 0\n", "--json", "-")
