@@ -43,3 +43,61 @@ func TestMaxRLowerMovesFirst(t *testing.T) {
 		t.Fatalf("upper bound %d without a matching witness", res.Upper)
 	}
 }
+
+// TestProgressEachBound: MaxR and MaxS report the bounds before every
+// decision, and a decision moves one bound, so consecutive reports differ
+// in one bound at most and never loosen; the result differs from the last
+// report by the last decision's move at most. (MaxR once reported once a
+// round, after a top-down and a bottom-up decision: both bounds jumped
+// between reports, and a long decision showed the bounds of a round ago.)
+func TestProgressEachBound(t *testing.T) {
+	for _, c := range []struct {
+		n        int
+		p        float64
+		directed bool
+		seed     uint64
+	}{{34, 0.5, true, 5}, {40, 0.5, true, 1}, {40, 0.3, true, 1}, {30, 0.5, true, 1}} {
+		g, err := graph.ErdosRenyi(c.n, c.p, c.directed, c.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []Progress
+		opt := Options{Workers: 1, Progress: func(p Progress) {
+			if p.Nodes == 0 {
+				seen = append(seen, p)
+			}
+		}}
+		check := func(task string, lo, hi int) {
+			t.Helper()
+			var prev *Progress
+			for i := range seen {
+				p := &seen[i]
+				if p.Task != task {
+					t.Fatalf("%+v: report %+v in %s", c, *p, task)
+				}
+				if prev != nil && (p.Lower < prev.Lower || p.Upper > prev.Upper ||
+					p.Lower != prev.Lower && p.Upper != prev.Upper) {
+					t.Fatalf("%+v: %s reports %+v then %+v: both bounds moved, or one loosened", c, task, *prev, *p)
+				}
+				prev = p
+			}
+			if prev != nil && prev.Lower != lo && prev.Upper != hi {
+				t.Fatalf("%+v: %s last reported %+v, result [%d, %d]", c, task, *prev, lo, hi)
+			}
+		}
+		rr, err := MaxR(context.Background(), g, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) < 3 {
+			t.Fatalf("%+v: %d reports from MaxR; the graph is too easy to test this", c, len(seen))
+		}
+		check("r", rr.Lower, rr.Upper)
+		seen = nil
+		sr, err := MaxS(context.Background(), g, rr.R, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("s", sr.Lower, sr.Upper)
+	}
+}

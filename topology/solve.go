@@ -14,14 +14,16 @@ type Options struct {
 	// runtime.GOMAXPROCS(0). Verdicts and exact values never depend on it;
 	// which witness is found may.
 	Workers int
-	// Progress, if set, is called from time to time with the bounds proven
-	// so far. It must be cheap and safe for use from another goroutine.
+	// Progress, if set, is called with the bounds proven so far before
+	// every decision of MaxR and MaxS (Nodes 0), so each bound is reported
+	// as soon as it moves, and about every 2^20 search nodes within a
+	// decision. It must be cheap and safe for use from another goroutine.
 	Progress func(Progress)
 }
 
 // Progress reports the state of a long computation.
 type Progress struct {
-	Task         string // "r", "s", "total", "fraction" or "byzantine"
+	Task         string // "r" (MaxR), "s" (MaxS) or "check" (Check: no bounds)
 	Lower, Upper int    // proven bounds on the value being computed
 	Nodes        int64  // search nodes explored by the current decision
 }
@@ -155,7 +157,6 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 	// or fewer each.
 	topWaits := false
 	for res.Lower < res.Upper && ctx.Err() == nil {
-		opt.report("r", res.Lower, res.Upper, 0)
 		progressed, waited := false, false
 		for i, r := range []int{res.Upper, res.Lower + 1} {
 			if r <= res.Lower || r > res.Upper || r == stuckTop || r == stuckBottom || ctx.Err() != nil {
@@ -165,6 +166,9 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 				waited = true
 				continue
 			}
+			// Before every decision, so that a long one (seconds on a
+			// dense graph) never shows the bounds of a round ago.
+			opt.report("r", res.Lower, res.Upper, 0)
 			lim := limit
 			if r == res.Upper && r != searched {
 				// A first, small try: most top-down steps find their pair
@@ -190,6 +194,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 					topWaits = true
 					continue
 				}
+				opt.report("r", res.Lower, res.Upper, 0)
 				o = decide(ctx, &instance{g: g, t: needs(g, r), ownShare: true}, opt.workers(), limit, progressFn(opt, "r", res.Lower, res.Upper))
 				res.Nodes += o.nodes
 			}
@@ -362,6 +367,7 @@ func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pai
 			continue
 		}
 		if c = min(res.Upper-1, n-2); c > res.Lower {
+			opt.report(task, res.Lower, res.Upper, 0)
 			o = decideS(ctx, g, t, c, planAuto, true, opt.workers(), limit, progressFn(opt, task, res.Lower, res.Upper))
 			res.Nodes += o.nodes
 			if o.found {
