@@ -313,6 +313,26 @@
 // one in-neighbour outside), and an even split (no node has more than
 // ⌈n/2⌉ in-neighbours across).
 //
+// Lemma 17 (1-robustness in linear time). For n ≥ 2, D is 1-robust iff
+// some node reaches every node (a rooted out-branching): iff its
+// condensation has one source component. A source component has no arc
+// entering it, so two of them are a pair in which no node is 1-reachable;
+// conversely each set of such a pair has no arc entering it, so it holds
+// every ancestor of its nodes and with them a source component, and the
+// sets are disjoint. sourcePair decides it with one depth-first search
+// (the node finished last lies in a source component) and searches of
+// ancestors, at any size: MaxR, MaxS at r = 1 and Check(1, 1) use it
+// before any search. TestSourcePairLemma17 checks it against the
+// definitions.
+//
+// Past MaxExactNodes nodes the engine is not used. ρ ≥ 1 is still
+// decided (Lemma 17), MaxR and the fraction verdict lower their upper
+// bounds with the walk alone (walkR: top down, restarts doubling to
+// maxWalkEffort; skipped where a restart would cost more than walkWork),
+// and the rest are the bounds of Lemmas 5 to 7. Such answers are exact
+// only where those bounds meet, as on a graph with a node of in-degree 1
+// that is 1-robust.
+//
 // # Threat models
 //
 // The verdicts are the largest F for which each model's condition holds,

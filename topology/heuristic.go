@@ -45,6 +45,79 @@ func starPairs(g *graph.Digraph, r int) []Pair {
 	return out
 }
 
+// bestStarPair returns the first of starPairs' pairs of least cost among
+// those with a stuck node on both sides, and that cost, or nil. It costs
+// each star from the arcs at S2 alone (S1 is the rest: only an
+// out-neighbour of S2 can have in-neighbours outside S1), so it takes
+// O(Σ_v Σ_{u∈S2(v)} d_out(u)) time and builds one pair, where starPairs
+// builds n pairs of n nodes (on 5 000 nodes, seconds and 200 MB).
+func bestStarPair(g *graph.Digraph, r int) (*Pair, int) {
+	n := g.N()
+	mark := make([]int32, n) // v+1 for the members of S2(v)
+	seen := make([]int32, n) // v+1 once cnt[w] counts for S2(v)
+	cnt := make([]int, n)    // in-neighbours in S2(v)
+	best, bestCost := -1, 1<<30
+	for v := 0; v < n; v++ {
+		need := g.InDegree(v) - r + 1
+		in := g.In(v)
+		if need > len(in) || need >= n-1 {
+			continue
+		}
+		stamp := int32(v + 1)
+		s2 := append([]int32{int32(v)}, in[:max(need, 0)]...)
+		for _, u := range s2 {
+			mark[u] = stamp
+		}
+		cost, stuck2 := 0, false
+		x1 := 0
+		for _, u := range s2 {
+			out := 0
+			for _, w := range g.In(int(u)) {
+				if mark[w] != stamp {
+					out++
+				}
+			}
+			if out >= r {
+				cost++
+			} else {
+				stuck2 = true
+			}
+			for _, w := range g.Out(int(u)) {
+				if mark[w] == stamp {
+					continue
+				}
+				if seen[w] != stamp {
+					seen[w], cnt[w] = stamp, 0
+				}
+				if cnt[w]++; cnt[w] == r {
+					x1++
+				}
+			}
+		}
+		cost += x1
+		if stuck2 && x1 < n-len(s2) && cost < bestCost {
+			best, bestCost = v, cost
+		}
+	}
+	if best < 0 {
+		return nil, 0
+	}
+	need := max(g.InDegree(best)-r+1, 0)
+	taken := make([]bool, n)
+	p := &Pair{S2: []int{best}}
+	taken[best] = true
+	for _, u := range g.In(best)[:need] {
+		p.S2 = append(p.S2, int(u))
+		taken[u] = true
+	}
+	for u := range n {
+		if !taken[u] {
+			p.S1 = append(p.S1, u)
+		}
+	}
+	return p, bestCost
+}
+
 // descend improves p by single-node moves between S1, S2 and neither
 // while |X1|+|X2| drops, keeping a stuck node on each side.
 func descend(g *graph.Digraph, p Pair, r int, rng *rand.Rand) (Pair, int) {

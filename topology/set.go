@@ -15,6 +15,11 @@ type bitset interface {
 // maxEngineNodes is the largest graph the exact engine accepts (64 words).
 const maxEngineNodes = 64 * 64
 
+// MaxExactNodes is the largest graph the exact search takes. On a larger
+// one MaxR, MaxS and the verdicts give bounds from the lemmas of doc.go
+// (including Lemma 17, so ρ ≥ 1 is always decided) and a local search.
+const MaxExactNodes = maxEngineNodes
+
 func count[S bitset](a S) int {
 	c := 0
 	for i := range len(a) {

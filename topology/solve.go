@@ -136,8 +136,14 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 	}
 	// δ_min ≥ ⌊n/2⌋ + r − 1 ⇒ r-robust (Lemma 6).
 	res.Lower = max(0, min(res.Upper, g.MinInDegree()-n/2+1))
-	if n > maxEngineNodes {
+	// r = 1 in linear time, at any size (Lemma 17).
+	if p := sourcePair(g); p != nil {
+		res.Lower, res.Upper, res.Witness = 0, 0, p
 		return finishR(res), nil
+	}
+	res.Lower = max(res.Lower, 1)
+	if n > maxEngineNodes {
+		return walkR(ctx, g, res, opt), nil
 	}
 	limit := int64(firstLimit)
 	// Top down (each failing decision hands over a pair with a smaller
@@ -226,6 +232,44 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 	return finishR(res), nil
 }
 
+// walkR tightens MaxR's upper bound on a graph too large for the engine,
+// top down with lowCutPair alone: each pair it finds with every node at
+// most r−1 in-neighbours across shows ρ < r. Only Lemmas 6, 7 and 17 prove
+// lower bounds there, so the answer is exact only where they meet the
+// walk (as on a graph with a thin cut, ρ = 1). The walk doubles its
+// restarts after each failure and stops at maxWalkEffort, or when ctx
+// ends: without a deadline it must end by itself.
+func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RResult {
+	for effort := 1; res.Lower < res.Upper && effort <= maxWalkEffort && walkCheap(g) && ctx.Err() == nil; {
+		opt.report("r", res.Lower, res.Upper, 0)
+		r := res.Upper
+		if p := lowCutPair(ctx, g, needs(g, r), starts(g, res.Witness), effort); p != nil {
+			if m := MaxOut(g, *p); m < r {
+				res.Upper, res.Witness = m, p
+				continue
+			}
+		}
+		effort *= 2
+	}
+	return finishR(res)
+}
+
+// maxWalkEffort bounds walkR's restarts per step.
+const maxWalkEffort = 4
+
+// walkCheap reports whether one restart of lowCutPair on g, walkSteps·n
+// steps of about d̄² in-neighbour visits each (a node's moves, each
+// weighed over its out-neighbours), stays within walkWork; past it (a
+// dense graph of thousands of nodes: 8·10⁹ on 5 000 nodes of in-degree
+// 200, minutes per restart) the walk is not tried and the bounds stay
+// those of the lemmas.
+func walkCheap(g *graph.Digraph) bool {
+	d := float64(g.M()) / float64(max(g.N(), 1))
+	return walkSteps*float64(g.N())*d*d <= walkWork
+}
+
+const walkWork = 2e8
+
 func finishR(res RResult) RResult {
 	res.Exact = res.Lower == res.Upper
 	res.R = res.Lower
@@ -261,7 +305,15 @@ func MaxS(ctx context.Context, g *graph.Digraph, r int, opt Options) (SResult, e
 	if r < 1 {
 		return SResult{}, fmt.Errorf("topology: r = %d, want r ≥ 1", r)
 	}
-	return maxS(ctx, g, r, 0, nil, opt, "s"), nil
+	lower := 0
+	if r == 1 && g.N() > 1 {
+		// s*(1) ≥ 1 is 1-robustness: Lemma 17 decides it at any size.
+		if p := sourcePair(g); p != nil {
+			return SResult{R: 1, Exact: true, Witness: p}, nil
+		}
+		lower = 1
+	}
+	return maxS(ctx, g, r, lower, nil, opt, "s"), nil
 }
 
 // MaxSAt is MaxS at the proven r of a MaxR answer (its Lower), reusing
@@ -307,8 +359,8 @@ func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pai
 	for _, p := range hints {
 		consider(p)
 	}
-	for _, p := range starPairs(g, r) {
-		consider(&p)
+	if p, _ := bestStarPair(g, r); p != nil {
+		consider(p)
 	}
 	res.Lower = min(res.Lower, res.Upper)
 	if n > maxEngineNodes {
@@ -410,6 +462,11 @@ func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckR
 	n := g.N()
 	if n == 1 || g.MinInDegree() >= n/2+r-1 {
 		return CheckResult{Holds: true, Decided: true}, nil
+	}
+	if r == 1 && s == 1 {
+		// Lemma 17, at any size.
+		p := sourcePair(g)
+		return CheckResult{Holds: p == nil, Decided: true, Witness: p}, nil
 	}
 	if n > maxEngineNodes {
 		return CheckResult{}, fmt.Errorf("topology: exact check needs n ≤ %d, have %d", maxEngineNodes, n)

@@ -266,6 +266,18 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		}
 	}
 	slices.SortFunc(cands, func(a, b *big.Rat) int { return a.Cmp(b) })
+	if g.N() > maxEngineNodes && walkCheap(g) {
+		// No exact engine (as in walkR): the walk lowers the upper bound.
+		for effort := 1; lo.Cmp(up) < 0 && effort <= maxWalkEffort && ctx.Err() == nil; {
+			if p := lowCutPair(ctx, g, fractionNeeds(g, up), starts(g, wit), effort); p != nil {
+				if q := ratio(g, *p); q.Cmp(up) < 0 {
+					up, wit = q, p
+					continue
+				}
+			}
+			effort *= 2
+		}
+	}
 	walk := true // try lowCutPair when a decision outgrows a quick try
 	for lo.Cmp(up) < 0 && ctx.Err() == nil && g.N() <= maxEngineNodes {
 		i := sort.Search(len(cands), func(i int) bool { return cands[i].Cmp(lo) > 0 })

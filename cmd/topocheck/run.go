@@ -454,9 +454,11 @@ func (p *printer) textPair(indent string, w *topology.Pair, r int) {
 	fmt.Fprintf(p.w, "%s%d-reachable: %s in S1, %s in S2\n", indent, r, p.set(x1), p.set(x2))
 }
 
-func exactWord(b bool) string {
-	if b {
-		return "exact"
+// boundsWhy says why an answer is bounds only: the time or effort ran
+// out, or the graph is past the exact search's size.
+func (p *printer) boundsWhy() string {
+	if p.g.N() > topology.MaxExactNodes {
+		return fmt.Sprintf("bounds only: the exact search takes at most %d nodes; these come from lemmas and a local search", topology.MaxExactNodes)
 	}
 	return "bounds only: --timeout or --effort reached"
 }
@@ -542,7 +544,7 @@ func (p *printer) report(rep topology.Report) int {
 	if rr.Exact {
 		fmt.Fprintf(p.w, "r = %d (exact): %d-robust, not %d-robust\n", rr.R, rr.R, rr.R+1)
 	} else {
-		fmt.Fprintf(p.w, "r: %d ≤ ρ ≤ %d (%s)\n", rr.Lower, rr.Upper, exactWord(false))
+		fmt.Fprintf(p.w, "r: %d ≤ ρ ≤ %d (%s)\n", rr.Lower, rr.Upper, p.boundsWhy())
 	}
 	if rr.Witness != nil {
 		fmt.Fprintf(p.w, "  witness, not %d-robust:\n", rr.Upper+1)
@@ -556,7 +558,7 @@ func (p *printer) report(rep topology.Report) int {
 	case sr.Exact:
 		fmt.Fprintf(p.w, "s = %d at r = %d (exact): (%d,%d)-robust, not (%d,%d)-robust\n", sr.S, sr.R, sr.R, sr.S, sr.R, sr.S+1)
 	default:
-		fmt.Fprintf(p.w, "s at r = %d: %d ≤ s ≤ %d (%s)\n", sr.R, sr.Lower, sr.Upper, exactWord(false))
+		fmt.Fprintf(p.w, "s at r = %d: %d ≤ s ≤ %d (%s)\n", sr.R, sr.Lower, sr.Upper, p.boundsWhy())
 	}
 	if sr.Witness != nil {
 		fmt.Fprintf(p.w, "  witness, not (%d,%d)-robust:\n", sr.R, sr.Upper+1)
@@ -586,7 +588,7 @@ func (p *printer) textVerdict(v topology.Verdict) {
 		} else if v.Exact {
 			fmt.Fprintf(p.w, "  %-20s f < %.4g (p* = %s; %s)\n", label+":", v.PValue/2, v.P, v.Strength)
 		} else {
-			fmt.Fprintf(p.w, "  %-20s p* in [%s, %s] (%s)\n", label+":", v.PLower, v.P, exactWord(false))
+			fmt.Fprintf(p.w, "  %-20s p* in [%s, %s] (%s)\n", label+":", v.PLower, v.P, p.boundsWhy())
 		}
 		return
 	}
@@ -619,7 +621,7 @@ func (p *printer) maxS(res topology.SResult) int {
 		case res.Exact:
 			fmt.Fprintf(p.w, "%s: s = %d at r = %d (exact): (%d,%d)-robust, not (%d,%d)-robust\n", p.name, res.S, res.R, res.R, res.S, res.R, res.S+1)
 		default:
-			fmt.Fprintf(p.w, "%s: %d ≤ s ≤ %d at r = %d (%s)\n", p.name, res.Lower, res.Upper, res.R, exactWord(false))
+			fmt.Fprintf(p.w, "%s: %d ≤ s ≤ %d at r = %d (%s)\n", p.name, res.Lower, res.Upper, res.R, p.boundsWhy())
 		}
 		if res.Witness != nil {
 			fmt.Fprintf(p.w, "  witness, not (%d,%d)-robust:\n", res.R, res.Upper+1)

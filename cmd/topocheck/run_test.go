@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +207,32 @@ func TestProgressShowsEveryBound(t *testing.T) {
 		"\r\033[K"
 	if buf.String() != want {
 		t.Errorf("progress wrote %q, want %q", buf.String(), want)
+	}
+}
+
+// TestLargeGraphReport: past the exact search's size the report still
+// decides ρ ≥ 1 (a directed ring of 5 000 nodes: ρ = 1 exactly), says why
+// the rest are bounds, and exits 3. It once printed "s: none (not even
+// 1-robust)" there, which was false.
+func TestLargeGraphReport(t *testing.T) {
+	const n = topology.MaxExactNodes + 904
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %d\n", n, n)
+	for v := range n {
+		fmt.Fprintf(&b, "%d %d\n", v, (v+1)%n)
+	}
+	code, out, errs := call(t, b.String(), "-")
+	for _, want := range []string{"r = 1 (exact)", "the exact search takes at most 4096 nodes", "F-total malicious:   F = 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 3 || strings.Contains(out, "not even 1-robust") || strings.Contains(out, "--timeout or --effort reached") {
+		t.Errorf("exit %d (want 3), report:\n%s\nstderr %s", code, out, errs)
+	}
+	code, out, _ = call(t, b.String(), "--r", "1", "--s", "1", "-")
+	if code != 0 || !strings.Contains(out, "holds") {
+		t.Errorf("--r 1 --s 1: exit %d, %s", code, out)
 	}
 }
 
