@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -120,7 +121,46 @@ func New(cfg Config) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Broker{cfg: cfg, log: log}, nil
+	return &Broker{cfg: cfg, log: slog.New(connEndLog{log.Handler()})}, nil
+}
+
+// connEndLog gives mochi's reports of connections that end a message and
+// a level. Its TCP listener logs the error of every connection that ends
+// unclean as a Warn with an empty message: one line per client when the
+// broker shuts down ("use of closed network connection"), and one for
+// each agent that goes away without a DISCONNECT (EOF, reset). Both are
+// routine for a broker: the first is logged at Debug, the second at Info,
+// as "broker: client connection ended" with the error.
+type connEndLog struct{ slog.Handler }
+
+func (h connEndLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message != "" || r.Level != slog.LevelWarn {
+		return h.Handler.Handle(ctx, r)
+	}
+	level := slog.LevelInfo
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && a.Key == "error" && errors.Is(err, net.ErrClosed) {
+			level = slog.LevelDebug
+		}
+		return true
+	})
+	if !h.Enabled(ctx, level) {
+		return nil
+	}
+	out := slog.NewRecord(r.Time, level, "broker: client connection ended", r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(a)
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h connEndLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return connEndLog{h.Handler.WithAttrs(as)}
+}
+
+func (h connEndLog) WithGroup(name string) slog.Handler {
+	return connEndLog{h.Handler.WithGroup(name)}
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves

@@ -283,7 +283,11 @@ func dialMQTT(ctx context.Context, s *Settings, log *slog.Logger) (*mqttfabric.F
 		if err != nil {
 			return nil, "", stop, fmt.Errorf("%w: %w", ErrSettings, err)
 		}
-		addr, err := b.Start(ctx, s.BrokerListen)
+		// Not ctx: on a signal the broker would close under this agent's
+		// own client while the node shuts down ("mqtt connection lost" on
+		// every clean stop). Every path out of here and out of Run stops
+		// it, after the fabric is closed.
+		addr, err := b.Start(context.WithoutCancel(ctx), s.BrokerListen)
 		if err != nil {
 			return nil, "", stop, err
 		}
