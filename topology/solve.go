@@ -448,28 +448,25 @@ func finishS(res SResult) SResult {
 // CheckResult is the answer to Check.
 type CheckResult struct {
 	Holds   bool  // D is (r,s)-robust; meaningful when Decided
-	Decided bool  // false when ctx ended first
+	Decided bool  // false when ctx ended first, or past MaxExactNodes with no certificate
 	Witness *Pair // when !Holds: a pair violating (r,s)-robustness
 	Nodes   int64
 }
 
 // Check decides whether g is (r,s)-robust, r, s ≥ 1, stopping at the first
-// violating pair it meets.
+// violating pair it meets. Past MaxExactNodes nodes it answers from
+// certificates and, for s = 1, the walk; what they do not settle is
+// returned undecided.
 func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckResult, error) {
 	if r < 1 || s < 1 {
 		return CheckResult{}, fmt.Errorf("topology: (r,s) = (%d,%d), want r, s ≥ 1", r, s)
 	}
+	if res, ok := certify(g, r, s); ok {
+		return res, nil
+	}
 	n := g.N()
-	if n == 1 || g.MinInDegree() >= n/2+r-1 {
-		return CheckResult{Holds: true, Decided: true}, nil
-	}
-	if r == 1 && s == 1 {
-		// Lemma 17, at any size.
-		p := sourcePair(g)
-		return CheckResult{Holds: p == nil, Decided: true, Witness: p}, nil
-	}
 	if n > maxEngineNodes {
-		return CheckResult{}, fmt.Errorf("topology: exact check needs n ≤ %d, have %d", maxEngineNodes, n)
+		return walkCheck(ctx, g, r, s), nil
 	}
 	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, true, opt.workers(), 0, progressFn(opt, "check", 0, 0))
 	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
@@ -477,4 +474,39 @@ func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckR
 		res.Witness = pairFrom(o)
 	}
 	return res, nil
+}
+
+// certify settles (r,s) without a search where a certificate does, at any
+// size: Lemma 6 (holds), Lemma 17 (r = s = 1), and the pairs of Lemma 7
+// and the cheapest star pair (fails when one costs less than s).
+func certify(g *graph.Digraph, r, s int) (CheckResult, bool) {
+	n := g.N()
+	if n == 1 || g.MinInDegree() >= n/2+r-1 {
+		return CheckResult{Holds: true, Decided: true}, true
+	}
+	if r == 1 && s == 1 {
+		p := sourcePair(g)
+		return CheckResult{Holds: p == nil, Decided: true, Witness: p}, true
+	}
+	for _, p := range trivialPairs(g) {
+		if c, ok := Cost(g, p, r); ok && c < s {
+			return CheckResult{Decided: true, Witness: &p}, true
+		}
+	}
+	if p, c := bestStarPair(g, r); p != nil && c < s {
+		return CheckResult{Decided: true, Witness: p}, true
+	}
+	return CheckResult{}, false
+}
+
+// walkCheck is Check past the engine's limit, after certify: for s = 1 the
+// walk may find a violating pair (as in walkR); nothing here proves that
+// one holds.
+func walkCheck(ctx context.Context, g *graph.Digraph, r, s int) CheckResult {
+	if s == 1 && walkCheap(g) {
+		if p := lowCutPair(ctx, g, needs(g, r), nil, maxWalkEffort); p != nil && MaxOut(g, *p) < r {
+			return CheckResult{Decided: true, Witness: p}
+		}
+	}
+	return CheckResult{}
 }

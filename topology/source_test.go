@@ -184,3 +184,42 @@ func TestLargeGraphWalk(t *testing.T) {
 	}
 	t.Logf("ρ ∈ [%d, %d], p* ∈ [%s, %s]", rr.Lower, rr.Upper, fv.PLower, fv.P)
 }
+
+// TestCertify: what certify settles agrees with enumeration, and its
+// witnesses verify; on these graphs it settles some questions both ways.
+func TestCertify(t *testing.T) {
+	settled := [2]int{}
+	for n := 2; n <= 10; n++ {
+		for seed := uint64(0); seed < 30; seed++ {
+			g, _ := graph.ErdosRenyi(n, 0.1+0.1*float64(seed%8), seed%3 != 0, seed)
+			_, ms, err := Enumerate(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := 1; r < len(ms); r++ {
+				for s := 1; s <= 4; s++ {
+					res, ok := certify(g, r, s)
+					if !ok {
+						continue
+					}
+					want := ms[r] >= s || ms[r] == n // n: every s holds
+					if !res.Decided || res.Holds != want {
+						t.Fatalf("%v (%d,%d): certify %+v, enumeration s* = %d", arcs(g), r, s, res, ms[r])
+					}
+					if !res.Holds {
+						settled[1]++
+						if err := VerifyViolation(g, *res.Witness, r, s); err != nil {
+							t.Fatalf("%v (%d,%d): %v", arcs(g), r, s, err)
+						}
+					} else {
+						settled[0]++
+					}
+				}
+			}
+		}
+	}
+	if settled[0] == 0 || settled[1] == 0 {
+		t.Fatalf("certify settled %d holds and %d fails: the test exercises too little", settled[0], settled[1])
+	}
+	t.Logf("certify settled %d holds, %d fails", settled[0], settled[1])
+}

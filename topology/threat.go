@@ -140,12 +140,12 @@ func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult,
 
 // check is Check with an effort cap.
 func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions) CheckResult {
-	n := g.N()
-	if n == 1 || g.MinInDegree() >= n/2+r-1 {
-		return CheckResult{Holds: true, Decided: true}
+	if res, ok := certify(g, r, s); ok {
+		return res
 	}
+	n := g.N()
 	if n > maxEngineNodes {
-		return CheckResult{}
+		return walkCheck(ctx, g, r, s)
 	}
 	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, false, opt.workers(), opt.Effort, nil)
 	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}

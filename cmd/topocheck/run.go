@@ -454,6 +454,14 @@ func (p *printer) textPair(indent string, w *topology.Pair, r int) {
 	fmt.Fprintf(p.w, "%s%d-reachable: %s in S1, %s in S2\n", indent, r, p.set(x1), p.set(x2))
 }
 
+// undecidedWhy says why a yes-or-no question was left open.
+func (p *printer) undecidedWhy() string {
+	if p.g.N() > topology.MaxExactNodes {
+		return fmt.Sprintf("undecided: the exact search takes at most %d nodes, and no certificate or local search settled it", topology.MaxExactNodes)
+	}
+	return "undecided within the timeout"
+}
+
 // boundsWhy says why an answer is bounds only: the time or effort ran
 // out, or the graph is past the exact search's size.
 func (p *printer) boundsWhy() string {
@@ -645,7 +653,7 @@ func (p *printer) check(r, s int, res topology.CheckResult) int {
 	} else {
 		switch {
 		case !res.Decided:
-			fmt.Fprintf(p.w, "%s: (%d,%d)-robustness undecided within the timeout\n", p.name, r, s)
+			fmt.Fprintf(p.w, "%s: (%d,%d)-robustness %s\n", p.name, r, s, p.undecidedWhy())
 		case res.Holds:
 			fmt.Fprintf(p.w, "%s: (%d,%d)-robust: holds\n", p.name, r, s)
 		default:
@@ -680,7 +688,7 @@ func (p *printer) verdict(m topology.Model, faults string, ok, refuted, decided 
 	} else {
 		switch {
 		case !decided:
-			fmt.Fprintf(p.w, "%s: %s with F = %s: undecided within the timeout\n", p.name, m, faults)
+			fmt.Fprintf(p.w, "%s: %s with F = %s: %s\n", p.name, m, faults, p.undecidedWhy())
 		case ok:
 			fmt.Fprintf(p.w, "%s: %s with F = %s: tolerated (%s)\n", p.name, m, faults, why)
 		default:

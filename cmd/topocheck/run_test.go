@@ -230,9 +230,38 @@ func TestLargeGraphReport(t *testing.T) {
 	if code != 3 || strings.Contains(out, "not even 1-robust") || strings.Contains(out, "--timeout or --effort reached") {
 		t.Errorf("exit %d (want 3), report:\n%s\nstderr %s", code, out, errs)
 	}
-	code, out, _ = call(t, b.String(), "--r", "1", "--s", "1", "-")
-	if code != 0 || !strings.Contains(out, "holds") {
-		t.Errorf("--r 1 --s 1: exit %d, %s", code, out)
+	// Questions that certificates settle at any size: Lemma 17, and a
+	// trivial pair (a node hears one other) against (2,1); the F-local
+	// model at F = 0 needs 1-robustness only.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--r", "1", "--s", "1"}, 0, "holds"},
+		{[]string{"--r", "2", "--s", "1"}, 1, "not (2,1)-robust: fails"},
+		{[]string{"--faults", "0", "--model", "local"}, 0, "tolerated"},
+		{[]string{"--faults", "1", "--model", "total"}, 1, "NOT guaranteed"},
+	} {
+		code, out, errs = call(t, b.String(), append(c.args, "-")...)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%v: exit %d (want %d), output %q (want %q), stderr %q", c.args, code, c.code, out, c.want, errs)
+		}
+	}
+	// One they do not: a random 6-in graph against (2,1) is undecided
+	// (exit 3), and says why; it used to be an error (exit 2), as if the
+	// file were bad.
+	g, err := graph.KIn(topology.MaxExactNodes+100, 6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kin strings.Builder
+	if err := graph.WriteText(&kin, g); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = call(t, kin.String(), "--r", "2", "--s", "1", "-")
+	if code != 3 || !strings.Contains(out, "undecided: the exact search takes at most 4096 nodes") {
+		t.Errorf("k-in (2,1): exit %d, output %q, stderr %q", code, out, errs)
 	}
 }
 
