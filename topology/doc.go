@@ -331,7 +331,11 @@
 // maxWalkEffort; skipped where a restart would cost more than walkWork),
 // and the rest are the bounds of Lemmas 5 to 7. Such answers are exact
 // only where those bounds meet, as on a graph with a node of in-degree 1
-// that is 1-robust.
+// that is 1-robust. Check and the threat checks ask the certificates
+// first at every size (certify: Lemma 6 holds, Lemma 17 at r = s = 1,
+// and a pair of Lemma 7 or the cheapest star pair that costs less than s
+// fails), and past MaxExactNodes the walk for s = 1; a question none of
+// them settles is returned undecided.
 //
 // # Threat models
 //
