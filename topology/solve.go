@@ -234,11 +234,13 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 
 // walkR tightens MaxR's upper bound on a graph too large for the engine,
 // top down with lowCutPair alone: each pair it finds with every node at
-// most r−1 in-neighbours across shows ρ < r. Only Lemmas 6, 7 and 17 prove
-// lower bounds there, so the answer is exact only where they meet the
-// walk (as on a graph with a thin cut, ρ = 1). The walk doubles its
-// restarts after each failure and stops at maxWalkEffort, or when ctx
-// ends: without a deadline it must end by itself.
+// most r−1 in-neighbours across shows ρ < r. Only Lemmas 6 and 17 prove
+// lower bounds there, so the answer is exact only where one meets an upper
+// bound (a 1-robust graph with a node of in-degree 1, or a pair the walk
+// finds with one in-neighbour across; it does not always find one: see
+// TestLargeGraphWalk). The walk doubles its restarts after each failure
+// and stops at maxWalkEffort, or when ctx ends: without a deadline it must
+// end by itself.
 func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RResult {
 	for effort := 1; res.Lower < res.Upper && effort <= maxWalkEffort && walkCheap(g) && ctx.Err() == nil; {
 		opt.report("r", res.Lower, res.Upper, 0)
@@ -254,7 +256,9 @@ func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RRes
 	return finishR(res)
 }
 
-// maxWalkEffort bounds walkR's restarts per step.
+// maxWalkEffort bounds the walk's restarts per step past the engine's
+// size (walkR, the fraction verdict, walkCheck). 16 gave the same bounds
+// on the graphs of TestLargeGraphWalk and BENCHMARKS.md in 4× the time.
 const maxWalkEffort = 4
 
 // walkCheap reports whether one restart of lowCutPair on g, walkSteps·n
