@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/wmsr/wmsr/graph"
 )
@@ -100,4 +101,35 @@ func TestProgressEachBound(t *testing.T) {
 		}
 		check("s", sr.Lower, sr.Upper)
 	}
+}
+
+// TestLargeGraphBudgets: on 500 nodes a search node costs about 60 times
+// what it costs on 64 (nodeScale), and MaxR's budgets shrink by as much,
+// so the top-down steps get their turns: the upper bound of a random 6-in
+// digraph comes down from Lemma 7's 6 to 3 in seconds (7 s here, 21 s
+// under -race). With the budgets of small graphs the first bottom-up proof
+// (2-robustness, 8 M nodes, about ten minutes) held it at 5.
+func TestLargeGraphBudgets(t *testing.T) {
+	g, err := graph.KIn(500, 6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := MaxR(ctx, g, Options{Workers: 1, Progress: func(p Progress) {
+		if p.Upper <= 3 {
+			cancel()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Upper > 3 {
+		t.Fatalf("after %v: %d ≤ ρ ≤ %d; want the upper bound at 3", time.Since(start), res.Lower, res.Upper)
+	}
+	if err := VerifyViolation(g, *res.Witness, res.Upper+1, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ρ ≤ %d after %v", res.Upper, time.Since(start))
 }

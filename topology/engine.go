@@ -166,7 +166,10 @@ type engine[S bitset] struct {
 	progress func(nodes int64)
 	limit    int64 // stop after about this many search nodes (0: none)
 	stride   int64 // workers report every stride+1 nodes (a power of two minus one)
-	limitHit atomic.Bool
+	// reportMask: progress is reported when the node count passes a
+	// multiple of reportMask+1.
+	reportMask int64
+	limitHit   atomic.Bool
 	// spawn starts workers 1.. (set by run, called once by worker 0).
 	spawn func()
 
@@ -722,7 +725,7 @@ func (w *worker[S]) tick() bool {
 			default:
 			}
 		}
-		if w.id == 0 && e.progress != nil && total&(1<<20-1) < (e.stride+1)*int64(e.workers) {
+		if w.id == 0 && e.progress != nil && total&e.reportMask < (e.stride+1)*int64(e.workers) {
 			e.progress(total)
 		}
 	}
@@ -1278,8 +1281,16 @@ func runWidth[S bitset](ctx context.Context, inst *instance, workers int, limit 
 	e.progress = progress
 	e.limit = limit
 	e.stride = 1023
-	if limit > 0 && limit < 1<<14 {
-		e.stride = 15 // small budgets are honoured closely
+	if limit > 0 && limit < 1<<14 || nodeScale(e.n) > 1 {
+		// Small budgets are honoured closely, and on large graphs, where
+		// a node takes up to milliseconds, the context is seen in time.
+		e.stride = 15
+	}
+	// A report about every 2^20 nodes on small graphs, as often in time
+	// on large ones (a power of two minus one, at least the stride).
+	e.reportMask = 1<<20 - 1
+	for e.reportMask > e.stride && (e.reportMask+1)*nodeScale(e.n) > 1<<21 {
+		e.reportMask >>= 1
 	}
 	return e.run(ctx, workers)
 }

@@ -48,6 +48,25 @@ func (o Options) report(task string, lo, hi int, nodes int64) {
 // cost at most a third more work on the decisive proof).
 const firstLimit = 1 << 23
 
+// nodeScale is how many times more a search node costs on n nodes than on
+// a graph of at most 128: its peels visit n nodes over ⌈n/64⌉ words (3 ms
+// a node on 4 000 nodes, about 1 µs on 64). MaxR and MaxS divide their
+// node budgets by it and the engine its reporting interval, so that they
+// keep their meaning in time: with the budgets of small graphs MaxR spent
+// minutes on 4 000 nodes in its first bottom-up proof, its upper bound
+// where the first top-down step left it and no progress shown.
+func nodeScale(n int) int64 {
+	if n <= 128 {
+		return 1
+	}
+	return int64(n) * int64((n+63)/64) / 64
+}
+
+// scaled divides a node budget by nodeScale(n), to no less than least.
+func scaled(budget int64, n int, least int64) int64 {
+	return max(budget/nodeScale(n), least)
+}
+
 // quickLimit is the node budget of the decisions maxS runs before it
 // spends time on incumbents.
 const quickLimit = 1 << 13
@@ -145,7 +164,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 	if n > maxEngineNodes {
 		return walkR(ctx, g, res, opt), nil
 	}
-	limit := int64(firstLimit)
+	limit, quick := scaled(firstLimit, n, 1<<10), scaled(quick, n, 1<<4)
 	// Top down (each failing decision hands over a pair with a smaller
 	// largest |N_i \ S_k|) interleaved with bottom up (proofs at small r
 	// are cheap), so that both bounds move while a hard instance runs. A
@@ -374,7 +393,7 @@ func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pai
 		return finishS(res)
 	}
 	t := needs(g, r)
-	limit := int64(firstLimit)
+	limit, quick := scaled(firstLimit, n, 1<<10), scaled(quick, n, 1<<4)
 	// The local search for incumbents costs a millisecond or so; on the
 	// many graphs where the decisions settle s in a few thousand nodes it
 	// is not worth it, so the first decisions run on a small budget and
