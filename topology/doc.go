@@ -38,6 +38,9 @@
 // bounds Lower ≤ value ≤ Upper, the Upper with its witness. Bounds tighten
 // the longer the search runs: decisions start with a node budget and,
 // when it runs out, the opposite bound gets a turn before the budget grows.
+// Above 128 nodes the budgets are divided by what a node costs there
+// against a node on 64 (nodeScale, about n·⌈n/64⌉/64), so that the turns
+// come as often in time.
 //
 // # The algorithm
 //
