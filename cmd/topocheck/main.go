@@ -20,7 +20,8 @@
 //
 // Exit status: 0 success (the property holds, the faults are tolerated);
 // 1 the property fails (a witness is printed) or the faults are not
-// tolerated; 2 bad usage or bad input; 3 undecided within --timeout. The
+// tolerated; 2 bad usage or bad input; 3 undecided (within --timeout, or
+// past the exact search's 4 096 nodes when no certificate settles it). The
 // full report exits 0 when ρ and s at ρ are exact and 3 when either is
 // bounds only; its threat verdicts, capped by --effort, say "exact" each.
 package main

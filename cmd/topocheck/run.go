@@ -52,7 +52,8 @@ Decides the exact r- and (r,s)-robustness of a communication digraph
 (arc u→v: v hears u) and how many compromised agents W-MSR tolerates.
 
 Exit status: 0 holds/tolerated (the report: r and s exact), 1 fails
-(witness printed), 2 bad input, 3 undecided within --timeout (the report:
+(witness printed), 2 bad input, 3 undecided within --timeout or, past
+4096 nodes, by the certificates and local search used there (the report:
 r or s are bounds only).
 
 flags:
