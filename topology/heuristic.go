@@ -26,23 +26,29 @@ func starPairs(g *graph.Digraph, r int) []Pair {
 		if need > len(in) || need >= n-1 {
 			continue
 		}
-		s2 := []int{v}
-		taken := map[int]bool{v: true}
-		for _, u := range in[:max(need, 0)] {
-			s2 = append(s2, int(u))
-			taken[int(u)] = true
-		}
-		var s1 []int
-		for u := 0; u < n; u++ {
-			if !taken[u] {
-				s1 = append(s1, u)
-			}
-		}
-		if len(s1) > 0 {
-			out = append(out, Pair{S1: s1, S2: s2})
+		if p := starPair(g, v, need); len(p.S1) > 0 {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// starPair is the star of v: S2 = {v} and its first need in-neighbours,
+// S1 the rest.
+func starPair(g *graph.Digraph, v, need int) Pair {
+	taken := make([]bool, g.N())
+	p := Pair{S2: []int{v}}
+	taken[v] = true
+	for _, u := range g.In(v)[:max(need, 0)] {
+		p.S2 = append(p.S2, int(u))
+		taken[u] = true
+	}
+	for u, in := range taken {
+		if !in {
+			p.S1 = append(p.S1, u)
+		}
+	}
+	return p
 }
 
 // bestStarPair returns the first of starPairs' pairs of least cost among
@@ -102,20 +108,8 @@ func bestStarPair(g *graph.Digraph, r int) (*Pair, int) {
 	if best < 0 {
 		return nil, 0
 	}
-	need := max(g.InDegree(best)-r+1, 0)
-	taken := make([]bool, n)
-	p := &Pair{S2: []int{best}}
-	taken[best] = true
-	for _, u := range g.In(best)[:need] {
-		p.S2 = append(p.S2, int(u))
-		taken[u] = true
-	}
-	for u := range n {
-		if !taken[u] {
-			p.S1 = append(p.S1, u)
-		}
-	}
-	return p, bestCost
+	p := starPair(g, best, g.InDegree(best)-r+1)
+	return &p, bestCost
 }
 
 // descend improves p by single-node moves between S1, S2 and neither

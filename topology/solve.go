@@ -261,18 +261,34 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 // and stops at maxWalkEffort, or when ctx ends: without a deadline it must
 // end by itself.
 func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RResult {
-	for effort := 1; res.Lower < res.Upper && effort <= maxWalkEffort && walkCheap(g) && ctx.Err() == nil; {
+	walkDown(ctx, g, func() bool { return res.Lower < res.Upper }, func(effort int) bool {
 		opt.report("r", res.Lower, res.Upper, 0)
 		r := res.Upper
 		if p := lowCutPair(ctx, g, needs(g, r), starts(g, res.Witness), effort); p != nil {
 			if m := MaxOut(g, *p); m < r {
 				res.Upper, res.Witness = m, p
-				continue
+				return true
 			}
 		}
-		effort *= 2
-	}
+		return false
+	})
 	return finishR(res)
+}
+
+// walkDown is the walk's schedule past the engine's size: while open()
+// holds, step(effort) tries to lower a bound with that many restarts;
+// after a step that fails the restarts double, up to maxWalkEffort, and
+// the schedule ends there, when ctx ends, or at once if a restart would
+// cost more than walkWork (walkCheap).
+func walkDown(ctx context.Context, g *graph.Digraph, open func() bool, step func(effort int) bool) {
+	if !walkCheap(g) {
+		return
+	}
+	for effort := 1; open() && effort <= maxWalkEffort && ctx.Err() == nil; {
+		if !step(effort) {
+			effort *= 2
+		}
+	}
 }
 
 // maxWalkEffort bounds the walk's restarts per step past the engine's
@@ -484,19 +500,26 @@ func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckR
 	if r < 1 || s < 1 {
 		return CheckResult{}, fmt.Errorf("topology: (r,s) = (%d,%d), want r, s ≥ 1", r, s)
 	}
+	return checkWith(ctx, g, r, s, true, opt.workers(), 0, progressFn(opt, "check", 0, 0)), nil
+}
+
+// checkWith is Check and the threat verdicts' check: certificates, then
+// the walk past the engine's size, else the search with the given
+// canonical-path rules (wlog), workers and node limit.
+func checkWith(ctx context.Context, g *graph.Digraph, r, s int, wlog bool, workers int, limit int64, progress func(int64)) CheckResult {
 	if res, ok := certify(g, r, s); ok {
-		return res, nil
+		return res
 	}
 	n := g.N()
 	if n > maxEngineNodes {
-		return walkCheck(ctx, g, r, s), nil
+		return walkCheck(ctx, g, r, s)
 	}
-	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, true, opt.workers(), 0, progressFn(opt, "check", 0, 0))
+	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, wlog, workers, limit, progress)
 	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
 	if o.found {
 		res.Witness = pairFrom(o)
 	}
-	return res, nil
+	return res
 }
 
 // certify settles (r,s) without a search where a certificate does, at any

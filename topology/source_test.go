@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/wmsr/wmsr/graph"
@@ -104,20 +105,7 @@ func TestBestStarPair(t *testing.T) {
 	}
 }
 
-func samePair(a, b Pair) bool {
-	eq := func(x, y []int) bool {
-		if len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if x[i] != y[i] {
-				return false
-			}
-		}
-		return true
-	}
-	return eq(a.S1, b.S1) && eq(a.S2, b.S2)
-}
+func samePair(a, b Pair) bool { return slices.Equal(a.S1, b.S1) && slices.Equal(a.S2, b.S2) }
 
 // TestLargeGraphWalk: past the engine's limit, Lemma 17 proves ρ ≥ 1 and
 // the walk lowers the upper bound from the trivial ones. Two random 6-in

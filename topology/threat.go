@@ -138,21 +138,10 @@ func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult,
 	return v
 }
 
-// check is Check with an effort cap.
+// check is Check with an effort cap, and without Lemmas 12 and 13 (see
+// instance.wlog), as every capped threat search.
 func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions) CheckResult {
-	if res, ok := certify(g, r, s); ok {
-		return res
-	}
-	n := g.N()
-	if n > maxEngineNodes {
-		return walkCheck(ctx, g, r, s)
-	}
-	o := decideS(ctx, g, needs(g, r), min(s-1, n-2), planAuto, false, opt.workers(), opt.Effort, nil)
-	res := CheckResult{Decided: o.complete, Holds: o.complete && !o.found, Nodes: o.nodes}
-	if o.found {
-		res.Witness = pairFrom(o)
-	}
-	return res
+	return checkWith(ctx, g, r, s, false, opt.workers(), opt.Effort, nil)
 }
 
 // LocalVerdict reads the F-local bounds off ρ: (2F+1)-robust suffices,
@@ -266,17 +255,17 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		}
 	}
 	slices.SortFunc(cands, func(a, b *big.Rat) int { return a.Cmp(b) })
-	if g.N() > maxEngineNodes && walkCheap(g) {
+	if g.N() > maxEngineNodes {
 		// No exact engine (as in walkR): the walk lowers the upper bound.
-		for effort := 1; lo.Cmp(up) < 0 && effort <= maxWalkEffort && ctx.Err() == nil; {
+		walkDown(ctx, g, func() bool { return lo.Cmp(up) < 0 }, func(effort int) bool {
 			if p := lowCutPair(ctx, g, fractionNeeds(g, up), starts(g, wit), effort); p != nil {
 				if q := ratio(g, *p); q.Cmp(up) < 0 {
 					up, wit = q, p
-					continue
+					return true
 				}
 			}
-			effort *= 2
-		}
+			return false
+		})
 	}
 	walk := true // try lowCutPair when a decision outgrows a quick try
 	for lo.Cmp(up) < 0 && ctx.Err() == nil && g.N() <= maxEngineNodes {
