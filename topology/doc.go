@@ -361,7 +361,13 @@
 //
 // F-total needs the largest F with s*(F+1) ≥ F+1: Lemma 5 gives the lower
 // half for free, s*(ρ) settles F = ρ−1, the F between are (r,r) checks top
-// down, each a decision with budget r−1. The Byzantine condition quantifies
+// down, each a decision with budget r−1. Every condition here only weakens
+// as F falls, so the first check that holds settles the lower F; a check
+// the effort cap stops settles nothing, and the next F down is tried
+// (often far cheaper: on graph.KIn(64, 8, 1) (4,4) outlasts any cap and
+// (3,3) takes a millisecond). The verdicts are what an operator reads
+// first, so AnalyzeWithin lets the caller stop the proofs of ρ and s*
+// early and leave them time (topocheck: a quarter of --timeout). The Byzantine condition quantifies
 // over all C(n, F) removal sets; instead of enumerating them the engine
 // treats removed nodes as shared helpers (inside for both sets) and
 // searches (S1, S2, B) at once. Lemma 8: D (2F+1)-robust implies it, since

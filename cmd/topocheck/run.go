@@ -76,7 +76,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.s, "s", 0, "with --r: check (R,S)-robustness (exit 0 holds, 1 fails)")
 	fs.StringVar(&c.faults, "faults", "", "with --model: decide whether F faults are tolerated (a fraction f for --model fraction)")
 	fs.StringVar(&c.model, "model", "", "threat model: total, local, fraction, byzantine or byzantine-signed")
-	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long and report proven bounds")
+	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long and report proven bounds (the full report: r and s stop at three quarters of it, the threat verdicts get the rest)")
 	fs.Int64Var(&c.effort, "effort", 1<<17, "search nodes per threat-model decision in the full report (0: only --timeout)")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines per search (0: GOMAXPROCS; 1 makes witnesses and --effort-capped bounds repeat exactly between runs)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
@@ -160,7 +160,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return out.maxS(res)
 	}
-	rep, err := topology.Analyze(ctx, g, topology.ThreatOptions{Options: opt, Effort: c.effort})
+	// The proofs of r and s stop at three quarters of --timeout, so that
+	// the threat verdicts always get time (topology.AnalyzeWithin).
+	proofs, cancelProofs := context.WithTimeout(ctx, c.timeout-c.timeout/4)
+	defer cancelProofs()
+	rep, err := topology.AnalyzeWithin(ctx, proofs, g, topology.ThreatOptions{Options: opt, Effort: c.effort})
 	if err != nil {
 		fmt.Fprintf(stderr, "topocheck: %v\n", err)
 		return exitBadInput

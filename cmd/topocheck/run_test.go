@@ -265,6 +265,38 @@ func TestLargeGraphReport(t *testing.T) {
 	}
 }
 
+// TestVerdictsGetTime: in the full report the proofs of r and s stop at
+// three quarters of --timeout, and the threat verdicts get the rest. On
+// graph.KIn(64, 8, 1) the proof of s at r = 4 outlasts any timeout (s ∈
+// [3, 5] after a minute); under one deadline it left the verdicts no time
+// at all, and F-total stayed at Lemma 5's 1 ≤ F ≤ 3, though the (3,3)
+// check that shows F ≥ 2 takes milliseconds.
+func TestVerdictsGetTime(t *testing.T) {
+	g, err := graph.KIn(64, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := graph.WriteText(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := call(t, b.String(), "--json", "--timeout", "2s", "--effort", "4096", "--workers", "1", "-")
+	var rep struct {
+		R, S, SLower, SUpper int
+		Exact                bool
+		Tolerates            map[string]struct{ Lower, Upper int }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d, %v: %s %s", code, err, out, errs)
+	}
+	if code != 3 || rep.Exact || rep.R != 4 {
+		t.Fatalf("exit %d, r = %d, exact %v (want 3, 4, false: s is too hard for 2 s)", code, rep.R, rep.Exact)
+	}
+	if tot := rep.Tolerates["total"]; tot.Lower != 2 || tot.Upper != 3 {
+		t.Errorf("F-total %d..%d, want 2..3", tot.Lower, tot.Upper)
+	}
+}
+
 // TestStdin reads "-" in each format.
 func TestStdin(t *testing.T) {
 	code, out, errs := call(t, "3 3\n0 1\n1 2\n2 0\n", "--json", "-")

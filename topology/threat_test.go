@@ -1,0 +1,44 @@
+package topology
+
+import (
+	"context"
+	"testing"
+
+	"github.com/wmsr/wmsr/graph"
+)
+
+// TestVerdictsPastCap: a check stopped by the effort cap settles nothing,
+// and the verdicts go on to the next F down, whose check is often far
+// cheaper. On graph.KIn(64, 8, 1) (ρ = 4) the (4,4) check outlasts the
+// cap while (3,3) holds within it, so F-total ≥ 2, and the removal search
+// for F = 2 ends too; stopping at the first capped check left both
+// verdicts at the bound of Lemma 5, F ≥ 1. One worker, so the capped
+// searches repeat exactly.
+func TestVerdictsPastCap(t *testing.T) {
+	g, err := graph.KIn(64, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opt := ThreatOptions{Options: Options{Workers: 1}, Effort: 1 << 15}
+	rr, err := MaxR(ctx, g, opt.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rr.Exact || rr.R != 4 {
+		t.Fatalf("ρ ∈ [%d, %d], want exactly 4", rr.Lower, rr.Upper)
+	}
+	// s*(4) unknown (SResult{} says nothing), as when MaxS ran out of time.
+	total := TotalVerdict(ctx, g, rr, SResult{}, opt)
+	if total.Lower != 2 || total.Upper != 3 || total.Exact {
+		t.Fatalf("F-total %d ≤ F ≤ %d (exact %v), want 2 ≤ F ≤ 3", total.Lower, total.Upper, total.Exact)
+	}
+	if ok, err := Check(ctx, g, 3, 3, opt.Options); err != nil || !ok.Holds {
+		t.Fatalf("(3,3) check: %+v, %v", ok, err)
+	}
+	byz := ByzantineVerdict(ctx, g, rr, total, opt)
+	if byz.Lower != 2 || byz.Upper != 3 {
+		t.Fatalf("Byzantine %d ≤ F ≤ %d, want 2 ≤ F ≤ 3", byz.Lower, byz.Upper)
+	}
+	t.Logf("F-total %d..%d, Byzantine %d..%d", total.Lower, total.Upper, byz.Lower, byz.Upper)
+}
