@@ -332,9 +332,13 @@
 // decided (Lemma 17), MaxR and the fraction verdict lower their upper
 // bounds with the walk alone (walkR: top down, restarts doubling to
 // maxWalkEffort; skipped where a restart would cost more than walkWork),
-// and the rest are the bounds of Lemmas 5 to 7. Such answers are exact
-// only where those bounds meet, as on a graph with a node of in-degree 1
-// that is 1-robust. Check and the threat checks ask the certificates
+// and the rest are the bounds of Lemmas 5 to 7. The walk's first restart
+// starts from the spectral split (spectralPair): a thin cut between
+// well-knit parts, such as squads joined by a few links, is where the
+// Fiedler vector changes sign, and random splits rarely find it. Such
+// answers are exact only where those bounds meet, as on a graph with a
+// node of in-degree 1 that is 1-robust, or one whose walk finds a pair
+// with one in-neighbour across. Check and the threat checks ask the certificates
 // first at every size (certify: Lemma 6 holds, Lemma 17 at r = s = 1,
 // and a pair of Lemma 7 or the cheapest star pair that costs less than s
 // fails), and past MaxExactNodes the walk for s = 1; a question none of

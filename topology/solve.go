@@ -256,15 +256,16 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 // most r−1 in-neighbours across shows ρ < r. Only Lemmas 6 and 17 prove
 // lower bounds there, so the answer is exact only where one meets an upper
 // bound (a 1-robust graph with a node of in-degree 1, or a pair the walk
-// finds with one in-neighbour across; it does not always find one: see
-// TestLargeGraphWalk). The walk doubles its restarts after each failure
+// finds with one in-neighbour across, which from random splits it often
+// missed and from the spectral split finds on squads joined by few links:
+// TestLargeGraphWalk, TestLargeGraphClusters). The walk doubles its restarts after each failure
 // and stops at maxWalkEffort, or when ctx ends: without a deadline it must
 // end by itself.
 func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RResult {
-	walkDown(ctx, g, func() bool { return res.Lower < res.Upper }, func(effort int) bool {
+	walkDown(ctx, g, func() bool { return res.Lower < res.Upper }, func(effort int, spec *Pair) bool {
 		opt.report("r", res.Lower, res.Upper, 0)
 		r := res.Upper
-		if p := lowCutPair(ctx, g, needs(g, r), starts(g, res.Witness), effort); p != nil {
+		if p := lowCutPair(ctx, g, needs(g, r), append([]*Pair{spec}, starts(g, res.Witness)...), effort); p != nil {
 			if m := MaxOut(g, *p); m < r {
 				res.Upper, res.Witness = m, p
 				return true
@@ -276,16 +277,18 @@ func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RRes
 }
 
 // walkDown is the walk's schedule past the engine's size: while open()
-// holds, step(effort) tries to lower a bound with that many restarts;
-// after a step that fails the restarts double, up to maxWalkEffort, and
-// the schedule ends there, when ctx ends, or at once if a restart would
-// cost more than walkWork (walkCheap).
-func walkDown(ctx context.Context, g *graph.Digraph, open func() bool, step func(effort int) bool) {
-	if !walkCheap(g) {
+// holds, step(effort, spec) tries to lower a bound with that many
+// restarts, the first from spec, the spectral split (spectralPair, nil if
+// none); after a step that fails the restarts double, up to
+// maxWalkEffort, and the schedule ends there, when ctx ends, or at once
+// if a restart would cost more than walkWork (walkCheap).
+func walkDown(ctx context.Context, g *graph.Digraph, open func() bool, step func(effort int, spec *Pair) bool) {
+	if !walkCheap(g) || !open() {
 		return
 	}
+	spec := spectralPair(g)
 	for effort := 1; open() && effort <= maxWalkEffort && ctx.Err() == nil; {
-		if !step(effort) {
+		if !step(effort, spec) {
 			effort *= 2
 		}
 	}
@@ -550,7 +553,7 @@ func certify(g *graph.Digraph, r, s int) (CheckResult, bool) {
 // one holds.
 func walkCheck(ctx context.Context, g *graph.Digraph, r, s int) CheckResult {
 	if s == 1 && walkCheap(g) {
-		if p := lowCutPair(ctx, g, needs(g, r), nil, maxWalkEffort); p != nil && MaxOut(g, *p) < r {
+		if p := lowCutPair(ctx, g, needs(g, r), []*Pair{spectralPair(g)}, maxWalkEffort); p != nil && MaxOut(g, *p) < r {
 			return CheckResult{Decided: true, Witness: p}
 		}
 	}

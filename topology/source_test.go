@@ -2,6 +2,8 @@ package topology
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -107,15 +109,14 @@ func TestBestStarPair(t *testing.T) {
 
 func samePair(a, b Pair) bool { return slices.Equal(a.S1, b.S1) && slices.Equal(a.S2, b.S2) }
 
-// TestLargeGraphWalk: past the engine's limit, Lemma 17 proves ρ ≥ 1 and
-// the walk lowers the upper bound from the trivial ones. Two random 6-in
-// halves, each node of one half also hearing its twin in the other:
-// δ_min = 7, so Lemma 7 gives ρ ≤ 7, while the halves are a pair where no
-// node has more than one in-neighbour across (ρ = 1). The walk does not
-// find that bisection from random splits (it stops at ρ ≤ 4 here, p* ≤ 4/7), so the
-// answer is bounds, and says so.
-func TestLargeGraphWalk(t *testing.T) {
-	const half = maxEngineNodes/2 + 50
+// twinHalves returns two random 6-in digraphs of half nodes each, every
+// node of one also hearing its twin in the other (and the twin it), with
+// labels that interleave the halves (even ids one half, odd the other in
+// a scrambled order), so that neither trivial pair is the cut. The
+// halves are a pair where no node has more than one of its 7
+// in-neighbours across: ρ = 1 (it is 1-robust) and p* = 1/7.
+func twinHalves(t *testing.T, half int) *graph.Digraph {
+	t.Helper()
 	a, err := graph.KIn(half, 6, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -124,8 +125,6 @@ func TestLargeGraphWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Labels interleave the halves (even ids one half, odd the other in a
-	// scrambled order), so that neither trivial pair is the cut.
 	id := func(v int) int {
 		if v < half {
 			return 2 * v
@@ -148,14 +147,25 @@ func TestLargeGraphWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+// TestLargeGraphWalk: past the engine's limit, Lemma 17 proves ρ ≥ 1 and
+// the walk lowers the upper bound from the trivial ones. On twinHalves
+// δ_min = 7, so Lemma 7 gives ρ ≤ 7, while ρ = 1. From random splits the
+// walk stopped at ρ ≤ 4 and p* ≤ 4/7; from the spectral split
+// (spectralPair) it finds the halves, so ρ = 1 and p* = 1/7 = ρ/Δ_max,
+// both exact.
+func TestLargeGraphWalk(t *testing.T) {
+	g := twinHalves(t, maxEngineNodes/2+50)
 	rr, err := MaxR(context.Background(), g, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rr.Lower != 1 || rr.Upper >= 7 || rr.Exact {
-		t.Fatalf("MaxR %d ≤ ρ ≤ %d, exact %v; want 1 ≤ ρ < 7, not exact", rr.Lower, rr.Upper, rr.Exact)
+	if rr.Lower != 1 || rr.Upper != 1 || !rr.Exact {
+		t.Fatalf("MaxR %d ≤ ρ ≤ %d, exact %v; want ρ = 1 exactly", rr.Lower, rr.Upper, rr.Exact)
 	}
-	if err := VerifyViolation(g, *rr.Witness, rr.Upper+1, 1); err != nil {
+	if err := VerifyViolation(g, *rr.Witness, 2, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Without the walk the bounds stay 1 ≤ ρ ≤ 7.
@@ -164,13 +174,103 @@ func TestLargeGraphWalk(t *testing.T) {
 			t.Fatalf("a trivial pair gives ρ ≤ %d", up)
 		}
 	}
-	// The fraction verdict's walk too: below the ratio 1 of the trivial
-	// pairs and of ρ's witness before the walk.
+	// The fraction verdict's walk too.
 	fv := FractionVerdict(context.Background(), g, rr, ThreatOptions{})
-	if fv.Exact || fv.PValue >= 1 || fv.Witness == nil || ratio(g, *fv.Witness).RatString() != fv.P {
-		t.Fatalf("fraction verdict %+v", fv)
+	if !fv.Exact || fv.P != "1/7" || fv.Witness == nil || ratio(g, *fv.Witness).RatString() != "1/7" {
+		t.Fatalf("fraction verdict %+v, want p* = 1/7 exactly", fv)
 	}
-	t.Logf("ρ ∈ [%d, %d], p* ∈ [%s, %s]", rr.Lower, rr.Upper, fv.PLower, fv.P)
+	// And Check past the limit (walkCheck): not 2-robust, with a witness.
+	res, err := Check(context.Background(), g, 2, 1, Options{})
+	if err != nil || !res.Decided || res.Holds {
+		t.Fatalf("Check(2, 1): %+v, %v; want fails", res, err)
+	}
+	if err := VerifyViolation(g, *res.Witness, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLargeGraphClusters: squads past the engine's size, k random d-in
+// digraphs with every node also hearing one random node of another
+// squad. Any two squads are then a pair with one in-neighbour across per
+// node, so ρ = 1 and p* = 1/(d+1) = ρ/Δ_max, exact from Lemma 17 and the
+// walk started at the spectral split; from random splits the walk
+// stopped at ρ ≤ 5 (three squads) and ρ ≤ 4 (five), after a second each.
+func TestLargeGraphClusters(t *testing.T) {
+	for _, c := range []struct{ k, size, d int }{{3, 1500, 8}, {5, 1000, 6}} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		n := c.k * c.size
+		perm := rng.Perm(n) // no squad is a range of ids
+		var arcs []graph.Arc
+		for q := range c.k {
+			h, err := graph.KIn(c.size, c.d, uint64(q+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range h.Arcs() {
+				arcs = append(arcs, graph.Arc{From: perm[a.From+q*c.size], To: perm[a.To+q*c.size]})
+			}
+		}
+		for v := range n {
+			other := (v/c.size + 1 + rng.IntN(c.k-1)) % c.k
+			arcs = append(arcs, graph.Arc{From: perm[other*c.size+rng.IntN(c.size)], To: perm[v]})
+		}
+		g, err := graph.FromArcs(n, arcs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr, err := MaxR(context.Background(), g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rr.Exact || rr.R != 1 {
+			t.Errorf("%d squads of %d: %d ≤ ρ ≤ %d, want ρ = 1 exactly", c.k, c.size, rr.Lower, rr.Upper)
+			continue
+		}
+		if err := VerifyViolation(g, *rr.Witness, 2, 1); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("1/%d", c.d+1)
+		if fv := FractionVerdict(context.Background(), g, rr, ThreatOptions{}); !fv.Exact || fv.P != want {
+			t.Errorf("%d squads of %d: p* ∈ [%s, %s], want %s exactly", c.k, c.size, fv.PLower, fv.P, want)
+		}
+	}
+}
+
+// TestSpectralPair: on twinHalves the spectral split is the two halves,
+// below and past the engine's size; it is nil where there is nothing to
+// split.
+func TestSpectralPair(t *testing.T) {
+	for _, half := range []int{300, maxEngineNodes/2 + 50} {
+		g := twinHalves(t, half)
+		p := spectralPair(g)
+		if p == nil {
+			t.Fatalf("half %d: no split", half)
+		}
+		parity := p.S1[0] % 2
+		for k, set := range [][]int{p.S1, p.S2} {
+			for _, v := range set {
+				if (v%2 == parity) != (k == 0) {
+					t.Fatalf("half %d: node %d on the wrong side (|S1| = %d)", half, v, len(p.S1))
+				}
+			}
+		}
+		if len(p.S1) != half {
+			t.Fatalf("half %d: |S1| = %d", half, len(p.S1))
+		}
+	}
+	empty, err := graph.FromArcs(5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := graph.FromArcs(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*graph.Digraph{empty, one} {
+		if p := spectralPair(g); p != nil {
+			t.Errorf("%d nodes, %d arcs: split %v, want none", g.N(), g.M(), *p)
+		}
+	}
 }
 
 // TestCertify: what certify settles agrees with enumeration, and its
