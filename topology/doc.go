@@ -332,10 +332,11 @@
 // decided (Lemma 17), MaxR and the fraction verdict lower their upper
 // bounds with the walk alone (walkR: top down, restarts doubling to
 // maxWalkEffort; skipped where a restart would cost more than walkWork),
-// and the rest are the bounds of Lemmas 5 to 7. The walk's first restart
-// starts from the spectral split (spectralPair): a thin cut between
+// and the rest are the bounds of Lemmas 5 to 7. From 129 nodes on, MaxR
+// also measures the spectral split (spectralPair) before any search or
+// walk, and the walk starts from ρ's witness: a thin cut between
 // well-knit parts, such as squads joined by a few links, is where the
-// Fiedler vector changes sign, and random splits rarely find it. Such
+// Fiedler vector changes, and random splits rarely find it. Such
 // answers are exact only where those bounds meet, as on a graph with a
 // node of in-degree 1 that is 1-robust, or one whose walk finds a pair
 // with one in-neighbour across. Check and the threat checks ask the certificates

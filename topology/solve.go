@@ -161,6 +161,18 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 		return finishR(res), nil
 	}
 	res.Lower = max(res.Lower, 1)
+	// The spectral split as one more cheap pair, where a search node is
+	// dear (nodeScale > 1): on squads joined by a few links it is the
+	// pair of ρ, which the top-down decisions reach only step by step
+	// (three squads of 1 300 nodes: 1.4 s). On small graphs its 200
+	// rounds would cost about as much as the whole search.
+	if nodeScale(n) > 1 {
+		if p := spectralPair(g); p != nil {
+			if m := MaxOut(g, *p); m < res.Upper {
+				res.Upper, res.Witness = m, p
+			}
+		}
+	}
 	if n > maxEngineNodes {
 		return walkR(ctx, g, res, opt), nil
 	}
@@ -257,15 +269,15 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 // lower bounds there, so the answer is exact only where one meets an upper
 // bound (a 1-robust graph with a node of in-degree 1, or a pair the walk
 // finds with one in-neighbour across, which from random splits it often
-// missed and from the spectral split finds on squads joined by few links:
-// TestLargeGraphWalk, TestLargeGraphClusters). The walk doubles its restarts after each failure
+// missed; on squads joined by few links maxR's spectral split is such a
+// pair: TestLargeGraphWalk, TestLargeGraphClusters). The walk doubles its restarts after each failure
 // and stops at maxWalkEffort, or when ctx ends: without a deadline it must
 // end by itself.
 func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RResult {
-	walkDown(ctx, g, func() bool { return res.Lower < res.Upper }, func(effort int, spec *Pair) bool {
+	walkDown(ctx, g, func() bool { return res.Lower < res.Upper }, func(effort int) bool {
 		opt.report("r", res.Lower, res.Upper, 0)
 		r := res.Upper
-		if p := lowCutPair(ctx, g, needs(g, r), append([]*Pair{spec}, starts(g, res.Witness)...), effort); p != nil {
+		if p := lowCutPair(ctx, g, needs(g, r), starts(g, res.Witness), effort); p != nil {
 			if m := MaxOut(g, *p); m < r {
 				res.Upper, res.Witness = m, p
 				return true
@@ -277,18 +289,16 @@ func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RRes
 }
 
 // walkDown is the walk's schedule past the engine's size: while open()
-// holds, step(effort, spec) tries to lower a bound with that many
-// restarts, the first from spec, the spectral split (spectralPair, nil if
-// none); after a step that fails the restarts double, up to
-// maxWalkEffort, and the schedule ends there, when ctx ends, or at once
-// if a restart would cost more than walkWork (walkCheap).
-func walkDown(ctx context.Context, g *graph.Digraph, open func() bool, step func(effort int, spec *Pair) bool) {
-	if !walkCheap(g) || !open() {
+// holds, step(effort) tries to lower a bound with that many restarts;
+// after a step that fails the restarts double, up to maxWalkEffort, and
+// the schedule ends there, when ctx ends, or at once if a restart would
+// cost more than walkWork (walkCheap).
+func walkDown(ctx context.Context, g *graph.Digraph, open func() bool, step func(effort int) bool) {
+	if !walkCheap(g) {
 		return
 	}
-	spec := spectralPair(g)
 	for effort := 1; open() && effort <= maxWalkEffort && ctx.Err() == nil; {
-		if !step(effort, spec) {
+		if !step(effort) {
 			effort *= 2
 		}
 	}

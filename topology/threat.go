@@ -262,8 +262,8 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 	slices.SortFunc(cands, func(a, b *big.Rat) int { return a.Cmp(b) })
 	if g.N() > maxEngineNodes {
 		// No exact engine (as in walkR): the walk lowers the upper bound.
-		walkDown(ctx, g, func() bool { return lo.Cmp(up) < 0 }, func(effort int, spec *Pair) bool {
-			if p := lowCutPair(ctx, g, fractionNeeds(g, up), append([]*Pair{spec}, starts(g, wit)...), effort); p != nil {
+		walkDown(ctx, g, func() bool { return lo.Cmp(up) < 0 }, func(effort int) bool {
+			if p := lowCutPair(ctx, g, fractionNeeds(g, up), starts(g, wit), effort); p != nil {
 				if q := ratio(g, *p); q.Cmp(up) < 0 {
 					up, wit = q, p
 					return true
