@@ -95,9 +95,23 @@ func (v *Verdict) settle() {
 // ThreatOptions bounds the searches behind the threat verdicts.
 type ThreatOptions struct {
 	Options
-	// Effort caps the search nodes of each decision (0: none, only ctx).
-	// A capped verdict keeps its proven bounds and reports Exact false.
+	// Effort caps the search nodes of each decision (0: none, only ctx),
+	// counted as on a graph of at most 128 nodes: past that the cap is
+	// divided by what a node costs there against one on 64 (nodeScale,
+	// about n·⌈n/64⌉/64), as MaxR's and MaxS's budgets are, so that a
+	// capped decision takes about as long at any size. Undivided, one
+	// capped check took minutes on a thousand nodes and left the other
+	// verdicts no time. A capped verdict keeps its proven bounds and
+	// reports Exact false.
 	Effort int64
+}
+
+// effort is Effort for a graph of n nodes.
+func (o ThreatOptions) effort(n int) int64 {
+	if o.Effort <= 0 {
+		return o.Effort
+	}
+	return scaled(o.Effort, n, 1<<4)
 }
 
 // TotalVerdict computes the largest F with D (F+1,F+1)-robust, given ρ and
@@ -146,7 +160,7 @@ func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult,
 // check is Check with an effort cap, and without Lemmas 12 and 13 (see
 // instance.wlog), as every capped threat search.
 func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions) CheckResult {
-	return checkWith(ctx, g, r, s, false, opt.workers(), opt.Effort, nil)
+	return checkWith(ctx, g, r, s, false, opt.workers(), opt.effort(g.N()), nil)
 }
 
 // LocalVerdict reads the F-local bounds off ρ: (2F+1)-robust suffices,
@@ -225,6 +239,7 @@ func FractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 // tests make it tiny to send decisions through lowCutPair).
 func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt ThreatOptions, quick int64) Verdict {
 	v := Verdict{Model: Fraction, Sufficient: "p-fraction robust with p > 2f", Necessary: "p-fraction robust for some p > f", Strength: "sufficient for f < p/2; fails for f ≥ p"}
+	quick = scaled(quick, g.N(), 1) // as the effort cap is
 	var up *big.Rat
 	var wit *Pair
 	for _, p := range append(trivialPairs(g), derefs(rr.Witness)...) {
@@ -310,7 +325,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		// found by a decision; there a failed search and the wasted quick
 		// try cost more than they saved (1.6–1.7× the time on two ER
 		// graphs of the bench grid).
-		lim := opt.Effort
+		lim := opt.effort(g.N())
 		try := walk && (lim == 0 || quick < lim)
 		if try {
 			lim = quick
@@ -326,7 +341,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 				}
 			}
 			walk = false
-			o = decide(ctx, inst, opt.workers(), opt.Effort, nil)
+			o = decide(ctx, inst, opt.workers(), opt.effort(g.N()), nil)
 		}
 		if o.found {
 			p := pairFrom(o)
@@ -369,7 +384,7 @@ func raceWalk(ctx context.Context, inst *instance, mid *big.Rat, starts []*Pair,
 		}
 		return false
 	}
-	o := decide(ctx, &race, opt.workers(), opt.Effort, nil)
+	o := decide(ctx, &race, opt.workers(), opt.effort(g.N()), nil)
 	p := walked
 	if o.found {
 		if q := pairFrom(o); p == nil || ratio(g, *q).Cmp(ratio(g, *p)) < 0 {
@@ -435,7 +450,7 @@ func ByzantineVerdict(ctx context.Context, g *graph.Digraph, rr RResult, total V
 		// time; on circulants it turns searches the cap stopped (10⁶
 		// nodes) into a hundred nodes.
 		inst := &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers, exact: true, adaptive: opt.Effort > 0}
-		o := decide(ctx, inst, opt.workers(), opt.Effort, nil)
+		o := decide(ctx, inst, opt.workers(), opt.effort(n), nil)
 		if o.found {
 			v.Upper, v.Witness = f-1, pairFrom(o)
 			continue

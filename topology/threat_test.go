@@ -42,3 +42,29 @@ func TestVerdictsPastCap(t *testing.T) {
 	}
 	t.Logf("F-total %d..%d, Byzantine %d..%d", total.Lower, total.Upper, byz.Lower, byz.Upper)
 }
+
+// TestEffortScaled: past 128 nodes the effort cap is divided by
+// nodeScale, as MaxR's and MaxS's budgets are, so that a capped decision
+// takes about as long as on a small graph. Undivided, the (3,3) check on
+// a 6-in graph of 300 nodes ran its full 2^17 nodes (seconds; minutes on
+// a thousand nodes), and the verdicts after it got no time.
+func TestEffortScaled(t *testing.T) {
+	g, err := graph.KIn(300, 6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := ThreatOptions{Options: Options{Workers: 1}, Effort: 1 << 17}
+	limit := opt.effort(g.N())
+	if want := int64(1<<17) / nodeScale(300); limit != want || want >= 1<<17 {
+		t.Fatalf("effort on 300 nodes %d, want %d", limit, want)
+	}
+	// The engine sees its limit between batches of nodes, so a search may
+	// pass it by a few.
+	res := check(context.Background(), g, 3, 3, opt)
+	if res.Decided || res.Nodes > limit+limit/8 {
+		t.Fatalf("(3,3) check: decided %v after %d nodes, want capped near %d", res.Decided, res.Nodes, limit)
+	}
+	if small := (ThreatOptions{Effort: 1 << 17}).effort(128); small != 1<<17 {
+		t.Fatalf("effort on 128 nodes %d, want it undivided", small)
+	}
+}

@@ -77,7 +77,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.faults, "faults", "", "with --model: decide whether F faults are tolerated (a fraction f for --model fraction)")
 	fs.StringVar(&c.model, "model", "", "threat model: total, local, fraction, byzantine or byzantine-signed")
 	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long and report proven bounds (the full report: r and s stop at three quarters of it, the threat verdicts get the rest)")
-	fs.Int64Var(&c.effort, "effort", 1<<17, "search nodes per threat-model decision in the full report (0: only --timeout)")
+	fs.Int64Var(&c.effort, "effort", 1<<17, "search nodes per threat-model decision in the full report, as on graphs of up to 128 nodes (divided past that by what a node costs there); 0: only --timeout")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines per search (0: GOMAXPROCS; 1 makes witnesses and --effort-capped bounds repeat exactly between runs)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
 	// Accept flags after the file name too.
