@@ -15,7 +15,8 @@ type Options struct {
 	// which witness is found may.
 	Workers int
 	// Progress, if set, is called with the bounds proven so far before
-	// every decision of MaxR and MaxS (Nodes 0), so each bound is reported
+	// every decision of MaxR, MaxS and the F-total, Byzantine and fraction
+	// verdicts (Nodes 0), so each bound is reported
 	// as soon as it moves, and about every 2^20 search nodes within a
 	// decision. It must be cheap and safe for use from another goroutine.
 	Progress func(Progress)
@@ -23,9 +24,12 @@ type Options struct {
 
 // Progress reports the state of a long computation.
 type Progress struct {
-	Task         string // "r" (MaxR), "s" (MaxS) or "check" (Check: no bounds)
-	Lower, Upper int    // proven bounds on the value being computed
-	Nodes        int64  // search nodes explored by the current decision
+	// Task is "r" (MaxR), "s" (MaxS), "total" or "byzantine" (the F of
+	// those verdicts), or, with no bounds, "check" (Check, Tolerates) or
+	// "fraction" (FractionVerdict: p* is a fraction).
+	Task         string
+	Lower, Upper int   // proven bounds on the value being computed
+	Nodes        int64 // search nodes explored by the current decision
 }
 
 func (o Options) workers() int {

@@ -142,7 +142,8 @@ func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult,
 	// check is often far cheaper (on graph.KIn(64, 8, 1) the (4,4) check
 	// outlasts any cap while (3,3) is proven in a millisecond).
 	for f := v.Upper; f > v.Lower && ctx.Err() == nil; f-- {
-		res := check(ctx, g, f+1, f+1, opt)
+		opt.report("total", v.Lower, v.Upper, 0)
+		res := check(ctx, g, f+1, f+1, opt, progressFn(opt.Options, "total", v.Lower, v.Upper))
 		if !res.Decided {
 			continue
 		}
@@ -159,8 +160,8 @@ func TotalVerdict(ctx context.Context, g *graph.Digraph, rr RResult, sr SResult,
 
 // check is Check with an effort cap, and without Lemmas 12 and 13 (see
 // instance.wlog), as every capped threat search.
-func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions) CheckResult {
-	return checkWith(ctx, g, r, s, false, opt.workers(), opt.effort(g.N()), nil)
+func check(ctx context.Context, g *graph.Digraph, r, s int, opt ThreatOptions, progress func(int64)) CheckResult {
+	return checkWith(ctx, g, r, s, false, opt.workers(), opt.effort(g.N()), progress)
 }
 
 // LocalVerdict reads the F-local bounds off ρ: (2F+1)-robust suffices,
@@ -300,6 +301,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		// bench grid the verdict stayed the same on 63 of 65 graphs and
 		// got tighter on the two capped ones.
 		inst := &instance{g: g, t: fractionNeeds(g, mid), wlog: true, ownShare: true}
+		opt.report("fraction", 0, 0, 0)
 		if opt.workers() > 1 {
 			// Every decision races the local search (raceWalk).
 			p, o := raceWalk(ctx, inst, mid, starts(g, wit), opt)
@@ -330,7 +332,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 		if try {
 			lim = quick
 		}
-		o := decide(ctx, inst, opt.workers(), lim, nil)
+		o := decide(ctx, inst, opt.workers(), lim, progressFn(opt.Options, "fraction", 0, 0))
 		if try && o.limited && !o.found {
 			// The pair is measured from the definitions; only a ratio
 			// below mid counts, so the bisection always moves.
@@ -341,7 +343,7 @@ func fractionVerdict(ctx context.Context, g *graph.Digraph, rr RResult, opt Thre
 				}
 			}
 			walk = false
-			o = decide(ctx, inst, opt.workers(), opt.effort(g.N()), nil)
+			o = decide(ctx, inst, opt.workers(), opt.effort(g.N()), progressFn(opt.Options, "fraction", 0, 0))
 		}
 		if o.found {
 			p := pairFrom(o)
@@ -384,7 +386,7 @@ func raceWalk(ctx context.Context, inst *instance, mid *big.Rat, starts []*Pair,
 		}
 		return false
 	}
-	o := decide(ctx, &race, opt.workers(), opt.effort(g.N()), nil)
+	o := decide(ctx, &race, opt.workers(), opt.effort(g.N()), progressFn(opt.Options, "fraction", 0, 0))
 	p := walked
 	if o.found {
 		if q := pairFrom(o); p == nil || ratio(g, *q).Cmp(ratio(g, *p)) < 0 {
@@ -450,7 +452,8 @@ func ByzantineVerdict(ctx context.Context, g *graph.Digraph, rr RResult, total V
 		// time; on circulants it turns searches the cap stopped (10⁶
 		// nodes) into a hundred nodes.
 		inst := &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers, exact: true, adaptive: opt.Effort > 0}
-		o := decide(ctx, inst, opt.workers(), opt.effort(n), nil)
+		opt.report("byzantine", v.Lower, v.Upper, 0)
+		o := decide(ctx, inst, opt.workers(), opt.effort(n), progressFn(opt.Options, "byzantine", v.Lower, v.Upper))
 		if o.found {
 			v.Upper, v.Witness = f-1, pairFrom(o)
 			continue
@@ -537,9 +540,10 @@ func Tolerates(ctx context.Context, g *graph.Digraph, m Model, f int, opt Option
 		return false, false, false, "", nil, fmt.Errorf("topology: F = %d, want F ≥ 0", f)
 	}
 	topt := ThreatOptions{Options: opt}
+	prog := progressFn(opt, "check", 0, 0)
 	switch m {
 	case Total, ByzantineSigned:
-		res := check(ctx, g, f+1, f+1, topt)
+		res := check(ctx, g, f+1, f+1, topt, prog)
 		if !res.Decided {
 			return false, false, false, "", nil, nil
 		}
@@ -548,14 +552,14 @@ func Tolerates(ctx context.Context, g *graph.Digraph, m Model, f int, opt Option
 		}
 		return false, true, true, fmt.Sprintf("not (%d,%d)-robust, which is necessary", f+1, f+1), res.Witness, nil
 	case Local:
-		nec := check(ctx, g, f+1, 1, topt)
+		nec := check(ctx, g, f+1, 1, topt, prog)
 		if !nec.Decided {
 			return false, false, false, "", nil, nil
 		}
 		if !nec.Holds {
 			return false, true, true, fmt.Sprintf("not %d-robust, which is necessary", f+1), nec.Witness, nil
 		}
-		suf := check(ctx, g, 2*f+1, 1, topt)
+		suf := check(ctx, g, 2*f+1, 1, topt, prog)
 		if !suf.Decided {
 			return false, false, false, "", nil, nil
 		}
@@ -564,7 +568,7 @@ func Tolerates(ctx context.Context, g *graph.Digraph, m Model, f int, opt Option
 		}
 		return false, false, true, fmt.Sprintf("%d-robust (necessary) but not %d-robust (sufficient): not decided by theory", f+1, 2*f+1), suf.Witness, nil
 	case Byzantine:
-		nec := check(ctx, g, f+1, f+1, topt)
+		nec := check(ctx, g, f+1, f+1, topt, prog)
 		if !nec.Decided {
 			return false, false, false, "", nil, nil
 		}
@@ -578,7 +582,7 @@ func Tolerates(ctx context.Context, g *graph.Digraph, m Model, f int, opt Option
 		if n > maxEngineNodes {
 			return false, false, false, "", nil, nil
 		}
-		o := decide(ctx, &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers, exact: true}, opt.workers(), 0, nil)
+		o := decide(ctx, &instance{g: g, t: needs(g, f+1), budget: f, mode: sharedHelpers, exact: true}, opt.workers(), 0, prog)
 		if !o.complete {
 			return false, false, false, "", nil, nil
 		}

@@ -28,18 +28,41 @@ func TestVerdictsPastCap(t *testing.T) {
 	if !rr.Exact || rr.R != 4 {
 		t.Fatalf("ρ ∈ [%d, %d], want exactly 4", rr.Lower, rr.Upper)
 	}
+	// Each verdict reports its bounds before every decision, so that the
+	// progress line moves in the report's last quarter too.
+	var seen []Progress
+	opt.Progress = func(p Progress) {
+		if p.Nodes == 0 {
+			seen = append(seen, p)
+		}
+	}
+	reported := func(task string, v Verdict) {
+		t.Helper()
+		if len(seen) < 2 {
+			t.Fatalf("%s: %d reports, want one per check", task, len(seen))
+		}
+		for _, p := range seen {
+			if p.Task != task || p.Lower > v.Lower || p.Upper < v.Upper {
+				t.Fatalf("%s: report %+v, verdict %d..%d", task, p, v.Lower, v.Upper)
+			}
+		}
+		seen = nil
+	}
 	// s*(4) unknown (SResult{} says nothing), as when MaxS ran out of time.
 	total := TotalVerdict(ctx, g, rr, SResult{}, opt)
 	if total.Lower != 2 || total.Upper != 3 || total.Exact {
 		t.Fatalf("F-total %d ≤ F ≤ %d (exact %v), want 2 ≤ F ≤ 3", total.Lower, total.Upper, total.Exact)
 	}
+	reported("total", total)
 	if ok, err := Check(ctx, g, 3, 3, opt.Options); err != nil || !ok.Holds {
 		t.Fatalf("(3,3) check: %+v, %v", ok, err)
 	}
+	seen = nil
 	byz := ByzantineVerdict(ctx, g, rr, total, opt)
 	if byz.Lower != 2 || byz.Upper != 3 {
 		t.Fatalf("Byzantine %d ≤ F ≤ %d, want 2 ≤ F ≤ 3", byz.Lower, byz.Upper)
 	}
+	reported("byzantine", byz)
 	t.Logf("F-total %d..%d, Byzantine %d..%d", total.Lower, total.Upper, byz.Lower, byz.Upper)
 }
 
@@ -60,7 +83,7 @@ func TestEffortScaled(t *testing.T) {
 	}
 	// The engine sees its limit between batches of nodes, so a search may
 	// pass it by a few.
-	res := check(context.Background(), g, 3, 3, opt)
+	res := check(context.Background(), g, 3, 3, opt, nil)
 	if res.Decided || res.Nodes > limit+limit/8 {
 		t.Fatalf("(3,3) check: decided %v after %d nodes, want capped near %d", res.Decided, res.Nodes, limit)
 	}

@@ -297,6 +297,12 @@ func (p *progress) report(pr topology.Progress) {
 			fmt.Fprintf(p.w, "\r\033[Kcheck: %d search nodes", pr.Nodes)
 		case "r":
 			fmt.Fprintf(p.w, "\r\033[Kr: %d ≤ ρ ≤ %d, %d search nodes", pr.Lower, pr.Upper, pr.Nodes)
+		case "total": // named as in the report
+			fmt.Fprintf(p.w, "\r\033[KF-total malicious: %d ≤ F ≤ %d, %d search nodes", pr.Lower, pr.Upper, pr.Nodes)
+		case "byzantine":
+			fmt.Fprintf(p.w, "\r\033[KF-total Byzantine: %d ≤ F ≤ %d, %d search nodes", pr.Lower, pr.Upper, pr.Nodes)
+		case "fraction": // p* is a fraction: no integer bounds
+			fmt.Fprintf(p.w, "\r\033[Kf-fraction: %d search nodes", pr.Nodes)
 		default:
 			fmt.Fprintf(p.w, "\r\033[K%s: %d ≤ %s ≤ %d, %d search nodes", pr.Task, pr.Lower, pr.Task, pr.Upper, pr.Nodes)
 		}

@@ -195,6 +195,9 @@ func TestProgressShowsEveryBound(t *testing.T) {
 		{Task: "r", Lower: 1, Upper: 18},
 		{Task: "s", Lower: 1, Upper: 18},
 		{Task: "check", Nodes: 1024},
+		{Task: "total", Lower: 1, Upper: 3},
+		{Task: "fraction"},
+		{Task: "byzantine", Lower: 1, Upper: 3},
 	} {
 		p.report(pr)
 	}
@@ -204,6 +207,9 @@ func TestProgressShowsEveryBound(t *testing.T) {
 		"\r\033[Kr: 1 ≤ ρ ≤ 18, 0 search nodes" +
 		"\r\033[Ks: 1 ≤ s ≤ 18, 0 search nodes" +
 		"\r\033[Kcheck: 1024 search nodes" +
+		"\r\033[KF-total malicious: 1 ≤ F ≤ 3, 0 search nodes" +
+		"\r\033[Kf-fraction: 0 search nodes" +
+		"\r\033[KF-total Byzantine: 1 ≤ F ≤ 3, 0 search nodes" +
 		"\r\033[K"
 	if buf.String() != want {
 		t.Errorf("progress wrote %q, want %q", buf.String(), want)
