@@ -368,9 +368,10 @@
 // half for free, s*(ρ) settles F = ρ−1, the F between are (r,r) checks top
 // down, each a decision with budget r−1. Every condition here only weakens
 // as F falls, so the first check that holds settles the lower F; a check
-// the effort cap stops settles nothing, and the next F down is tried
-// (often far cheaper: on graph.KIn(64, 8, 1) (4,4) outlasts any cap and
-// (3,3) takes a millisecond). The verdicts are what an operator reads
+// the effort cap stops settles nothing, and the checks then go on bottom
+// up from the lower bound (settleF), which are often far cheaper: on
+// graph.KIn(64, 8, 1) (4,4) outlasts any cap and (3,3) takes a
+// millisecond. The verdicts are what an operator reads
 // first, so AnalyzeWithin lets the caller stop the proofs of ρ and s*
 // early and leave them time (topocheck: a quarter of --timeout). The Byzantine condition quantifies
 // over all C(n, F) removal sets; instead of enumerating them the engine

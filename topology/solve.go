@@ -415,7 +415,7 @@ func maxSQuick(ctx context.Context, g *graph.Digraph, r, lower int, hints []*Pai
 	for _, p := range hints {
 		consider(p)
 	}
-	if p, _ := bestStarPair(g, r); p != nil {
+	if p, _ := bestStarPair(ctx, g, r); p != nil {
 		consider(p)
 	}
 	res.Lower = min(res.Lower, res.Upper)
@@ -524,7 +524,7 @@ func Check(ctx context.Context, g *graph.Digraph, r, s int, opt Options) (CheckR
 // the walk past the engine's size, else the search with the given
 // canonical-path rules (wlog), workers and node limit.
 func checkWith(ctx context.Context, g *graph.Digraph, r, s int, wlog bool, workers int, limit int64, progress func(int64)) CheckResult {
-	if res, ok := certify(g, r, s); ok {
+	if res, ok := certify(ctx, g, r, s); ok {
 		return res
 	}
 	n := g.N()
@@ -541,8 +541,9 @@ func checkWith(ctx context.Context, g *graph.Digraph, r, s int, wlog bool, worke
 
 // certify settles (r,s) without a search where a certificate does, at any
 // size: Lemma 6 (holds), Lemma 17 (r = s = 1), and the pairs of Lemma 7
-// and the cheapest star pair (fails when one costs less than s).
-func certify(g *graph.Digraph, r, s int) (CheckResult, bool) {
+// and the cheapest star pair (fails when one costs less than s; the star
+// pairs are tried only until ctx ends).
+func certify(ctx context.Context, g *graph.Digraph, r, s int) (CheckResult, bool) {
 	n := g.N()
 	if n == 1 || g.MinInDegree() >= n/2+r-1 {
 		return CheckResult{Holds: true, Decided: true}, true
@@ -556,7 +557,7 @@ func certify(g *graph.Digraph, r, s int) (CheckResult, bool) {
 			return CheckResult{Decided: true, Witness: &p}, true
 		}
 	}
-	if p, c := bestStarPair(g, r); p != nil && c < s {
+	if p, c := bestStarPair(ctx, g, r); p != nil && c < s {
 		return CheckResult{Decided: true, Witness: p}, true
 	}
 	return CheckResult{}, false

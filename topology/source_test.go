@@ -92,7 +92,7 @@ func TestBestStarPair(t *testing.T) {
 						want, wantCost = &p, c
 					}
 				}
-				got, cost := bestStarPair(g, r)
+				got, cost := bestStarPair(context.Background(), g, r)
 				if (got == nil) != (want == nil) {
 					t.Fatalf("%v r=%d: got %v, want %v", arcs(g), r, got, want)
 				}
@@ -303,7 +303,7 @@ func TestCertify(t *testing.T) {
 			}
 			for r := 1; r < len(ms); r++ {
 				for s := 1; s <= 4; s++ {
-					res, ok := certify(g, r, s)
+					res, ok := certify(context.Background(), g, r, s)
 					if !ok {
 						continue
 					}
