@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/wmsr/wmsr/graph"
@@ -116,5 +117,57 @@ func TestMaxSStarsAfterDeadline(t *testing.T) {
 	}
 	if err := VerifyViolation(g, *sr.Witness, r, sr.Upper+1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSettleF runs settleF against every condition that holds up to some
+// F* and fails above, on every range of up to eight values of F, with
+// every set of F whose check is left unsettled: the bounds always contain
+// F*, at most two checks go unsettled, and each bound is exact whenever
+// every check on its side of F* settles (so one unsettled check above F*
+// costs nothing below it).
+func TestSettleF(t *testing.T) {
+	for lo := -1; lo <= 1; lo++ {
+		for hi := lo; hi <= lo+8; hi++ {
+			for star := lo; star <= hi; star++ {
+				width := hi - lo
+				for open := 0; open < 1<<width; open++ {
+					unsettled := func(f int) bool { return open&(1<<(f-lo-1)) != 0 }
+					v := Verdict{Lower: lo, Upper: hi}
+					calls, left := 0, 0
+					settleF(context.Background(), &v, func(f int) (bool, bool, *Pair) {
+						if f <= lo || f > hi {
+							t.Fatalf("[%d, %d]: asked F = %d", lo, hi, f)
+						}
+						calls++
+						if unsettled(f) {
+							left++
+							return false, false, nil
+						}
+						if f <= star {
+							return true, true, nil
+						}
+						return true, false, &Pair{S1: []int{f}}
+					})
+					where := fmt.Sprintf("F* = %d in [%d, %d], unsettled %b", star, lo, hi, open)
+					if v.Lower > star || v.Upper < star || left > 2 || calls > width {
+						t.Fatalf("%s: bounds [%d, %d] after %d checks, %d unsettled", where, v.Lower, v.Upper, calls, left)
+					}
+					if v.Upper < hi && (v.Witness == nil || v.Witness.S1[0] != v.Upper+1) {
+						t.Fatalf("%s: upper %d with witness %v", where, v.Upper, v.Witness)
+					}
+					below, above := true, true
+					for f := lo + 1; f <= hi; f++ {
+						if unsettled(f) {
+							below = below && f > star
+							above = above && f <= star
+						}
+					}
+					if below && v.Lower != star || above && v.Upper != star {
+						t.Fatalf("%s: bounds [%d, %d]", where, v.Lower, v.Upper)
+					}
+				}
+			}
+		}
 	}
 }
