@@ -286,7 +286,7 @@ func TestVerdictsGetTime(t *testing.T) {
 	if err := graph.WriteText(&b, g); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := call(t, b.String(), "--json", "--timeout", "2s", "--effort", "4096", "--workers", "1", "-")
+	code, out, errs := call(t, b.String(), "--json", "--timeout", "3s", "--effort", "4096", "--workers", "1", "-")
 	var rep struct {
 		R, S, SLower, SUpper int
 		Exact                bool
@@ -296,7 +296,7 @@ func TestVerdictsGetTime(t *testing.T) {
 		t.Fatalf("exit %d, %v: %s %s", code, err, out, errs)
 	}
 	if code != 3 || rep.Exact || rep.R != 4 {
-		t.Fatalf("exit %d, r = %d, exact %v (want 3, 4, false: s is too hard for 2 s)", code, rep.R, rep.Exact)
+		t.Fatalf("exit %d, r = %d, exact %v (want 3, 4, false: s is too hard for 3 s)", code, rep.R, rep.Exact)
 	}
 	if tot := rep.Tolerates["total"]; tot.Lower != 2 || tot.Upper != 3 {
 		t.Errorf("F-total %d..%d, want 2..3", tot.Lower, tot.Upper)
