@@ -373,7 +373,7 @@
 // graph.KIn(64, 8, 1) (4,4) outlasts any cap and (3,3) takes a
 // millisecond. The verdicts are what an operator reads
 // first, so AnalyzeWithin lets the caller stop the proofs of ρ and s*
-// early and leave them time (topocheck: a quarter of --timeout). The Byzantine condition quantifies
+// early and leave them time (topocheck: a quarter of --timeout, at most a minute). The Byzantine condition quantifies
 // over all C(n, F) removal sets; instead of enumerating them the engine
 // treats removed nodes as shared helpers (inside for both sets) and
 // searches (S1, S2, B) at once. Lemma 8: D (2F+1)-robust implies it, since

@@ -76,7 +76,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.s, "s", 0, "with --r: check (R,S)-robustness (exit 0 holds, 1 fails)")
 	fs.StringVar(&c.faults, "faults", "", "with --model: decide whether F faults are tolerated (a fraction f for --model fraction)")
 	fs.StringVar(&c.model, "model", "", "threat model: total, local, fraction, byzantine or byzantine-signed")
-	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long and report proven bounds (the full report: r and s stop at three quarters of it, the threat verdicts get the rest)")
+	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long and report proven bounds (the full report keeps a quarter of it for the threat verdicts, at most a minute when --effort is set)")
 	fs.Int64Var(&c.effort, "effort", 1<<17, "search nodes per threat-model decision in the full report, as on graphs of up to 128 nodes (divided past that by what a node costs there); 0: only --timeout")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines per search (0: GOMAXPROCS; 1 makes witnesses and --effort-capped bounds repeat exactly between runs)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
@@ -160,9 +160,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return out.maxS(res)
 	}
-	// The proofs of r and s stop at three quarters of --timeout, so that
-	// the threat verdicts always get time (topology.AnalyzeWithin).
-	proofs, cancelProofs := context.WithTimeout(ctx, c.timeout-c.timeout/4)
+	// The proofs of r and s stop early, so that the threat verdicts always
+	// get time (topology.AnalyzeWithin).
+	proofs, cancelProofs := context.WithTimeout(ctx, c.timeout-verdictReserve(c.timeout, c.effort))
 	defer cancelProofs()
 	rep, err := topology.AnalyzeWithin(ctx, proofs, g, topology.ThreatOptions{Options: opt, Effort: c.effort})
 	if err != nil {
@@ -170,6 +170,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	return out.report(rep)
+}
+
+// verdictReserve is the part of --timeout the full report keeps for the
+// threat verdicts: a quarter, and at most a minute when --effort caps
+// each of their decisions, which then take seconds in all, so that a
+// long --timeout goes to the proofs (with --timeout 1h they would
+// otherwise stop 15 minutes early for nothing).
+func verdictReserve(timeout time.Duration, effort int64) time.Duration {
+	if effort > 0 {
+		return min(timeout/4, time.Minute)
+	}
+	return timeout / 4
 }
 
 func badUsage(stderr io.Writer, msg string) int {

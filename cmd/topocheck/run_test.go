@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wmsr/wmsr/graph"
 	"github.com/wmsr/wmsr/topology"
@@ -271,8 +272,9 @@ func TestLargeGraphReport(t *testing.T) {
 	}
 }
 
-// TestVerdictsGetTime: in the full report the proofs of r and s stop at
-// three quarters of --timeout, and the threat verdicts get the rest. On
+// TestVerdictsGetTime: in the full report the proofs of r and s stop a
+// quarter of --timeout early (verdictReserve), and the threat verdicts
+// get the rest. On
 // graph.KIn(64, 8, 1) the proof of s at r = 4 outlasts any timeout (s ∈
 // [3, 5] after a minute); under one deadline it left the verdicts no time
 // at all, and F-total stayed at Lemma 5's 1 ≤ F ≤ 3, though the (3,3)
@@ -300,6 +302,25 @@ func TestVerdictsGetTime(t *testing.T) {
 	}
 	if tot := rep.Tolerates["total"]; tot.Lower != 2 || tot.Upper != 3 {
 		t.Errorf("F-total %d..%d, want 2..3", tot.Lower, tot.Upper)
+	}
+}
+
+// TestVerdictReserve: a quarter of --timeout for the verdicts, at most a
+// minute when --effort caps their decisions.
+func TestVerdictReserve(t *testing.T) {
+	for _, c := range []struct {
+		timeout time.Duration
+		effort  int64
+		want    time.Duration
+	}{
+		{3 * time.Second, 4096, 750 * time.Millisecond},
+		{time.Minute, 1 << 17, 15 * time.Second},
+		{time.Hour, 1 << 17, time.Minute},
+		{time.Hour, 0, 15 * time.Minute},
+	} {
+		if got := verdictReserve(c.timeout, c.effort); got != c.want {
+			t.Errorf("verdictReserve(%v, %d) = %v, want %v", c.timeout, c.effort, got, c.want)
+		}
 	}
 }
 
