@@ -16,9 +16,9 @@ type Options struct {
 	Workers int
 	// Progress, if set, is called with the bounds proven so far before
 	// every decision of MaxR, MaxS and the F-total, Byzantine and fraction
-	// verdicts (Nodes 0), so each bound is reported
-	// as soon as it moves, and about every 2^20 search nodes within a
-	// decision. It must be cheap and safe for use from another goroutine.
+	// verdicts (Nodes 0), so each bound is reported as soon as it moves,
+	// and about every 2^20 search nodes within a decision. It must be
+	// cheap and safe for use from another goroutine.
 	Progress func(Progress)
 }
 
@@ -141,12 +141,14 @@ func pairFrom(o outcome) *Pair {
 // returns proven bounds Lower ≤ ρ ≤ Upper, Exact false; the Upper witness
 // is always valid.
 func MaxR(ctx context.Context, g *graph.Digraph, opt Options) (RResult, error) {
-	return maxR(ctx, g, opt, quickLimit)
+	return maxR(ctx, g, opt, quickLimit, true)
 }
 
 // maxR is MaxR with the budget of the first try of each top-down step
-// (the tests make it tiny to drive every step through lowCutPair).
-func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RResult, error) {
+// (the tests make it tiny to drive every step through lowCutPair) and
+// with or without the spectral split (without, a test drives the
+// top-down steps on a graph where the split alone gives its bound).
+func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64, spectral bool) (RResult, error) {
 	n := g.N()
 	if n == 1 {
 		return RResult{R: 1, Lower: 1, Upper: 1, Exact: true}, nil
@@ -170,7 +172,7 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 	// pair of ρ, which the top-down decisions reach only step by step
 	// (three squads of 1 300 nodes: 1.4 s). On small graphs its 200
 	// rounds would cost about as much as the whole search.
-	if nodeScale(n) > 1 {
+	if spectral && nodeScale(n) > 1 && res.Lower < res.Upper {
 		if p := spectralPair(g); p != nil {
 			if m := MaxOut(g, *p); m < res.Upper {
 				res.Upper, res.Witness = m, p
@@ -274,9 +276,9 @@ func maxR(ctx context.Context, g *graph.Digraph, opt Options, quick int64) (RRes
 // bound (a 1-robust graph with a node of in-degree 1, or a pair the walk
 // finds with one in-neighbour across, which from random splits it often
 // missed; on squads joined by few links maxR's spectral split is such a
-// pair: TestLargeGraphWalk, TestLargeGraphClusters). The walk doubles its restarts after each failure
-// and stops at maxWalkEffort, or when ctx ends: without a deadline it must
-// end by itself.
+// pair: TestLargeGraphWalk, TestLargeGraphClusters). The walk doubles its
+// restarts after each failure and stops at maxWalkEffort, or when ctx
+// ends: without a deadline it must end by itself.
 func walkR(ctx context.Context, g *graph.Digraph, res RResult, opt Options) RResult {
 	walkDown(ctx, g, func() bool { return res.Lower < res.Upper }, func(effort int) bool {
 		opt.report("r", res.Lower, res.Upper, 0)

@@ -21,7 +21,9 @@ import (
 // walk stopped at ρ ≤ 4, TestLargeGraphWalk). MaxR measures it where a
 // search node is dear (past 128 nodes), so past the engine's size the
 // walk starts from it when it is ρ's witness, and Check's walk there
-// starts from it too. Nil if g has fewer than two nodes or no arc.
+// starts from it too. Nil if g has fewer than two nodes or no arc, or
+// where its rounds would visit more than walkWork arcs (a dense graph of
+// thousands of nodes, where they took seconds that no context stops).
 //
 // The vector comes from spectralIters rounds of power iteration on the
 // lazy random walk W = (I + D⁻¹A)/2 (eigenvalues in [0, 1], so the one
@@ -33,7 +35,7 @@ import (
 // Deterministic: the starting vector comes from a fixed seed.
 func spectralPair(g *graph.Digraph) *Pair {
 	n := g.N()
-	if n < 2 {
+	if n < 2 || spectralIters*float64(n+2*g.M()) > walkWork {
 		return nil
 	}
 	deg := make([]float64, n)

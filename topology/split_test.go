@@ -235,7 +235,7 @@ func TestQuickPaths(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rr, _ := maxR(ctx, g, Options{Workers: 1 + int(seed%2)}, 1)
+				rr, _ := maxR(ctx, g, Options{Workers: 1 + int(seed%2)}, 1, true)
 				if !rr.Exact || rr.R != rho {
 					t.Fatalf("%v: maxR %+v, enumeration %d", arcs(g), rr, rho)
 				}
